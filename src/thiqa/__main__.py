@@ -1,0 +1,5 @@
+"""``python -m thiqa`` runs the CLI."""
+
+from thiqa.cli import main
+
+main()

@@ -1,0 +1,176 @@
+"""Every setting of a node, declared once.
+
+The table :data:`SETTINGS` drives the CLI flags, ``--help``, ``thiqa config check``, the
+documentation test (tests/test_settings.py fails when a setting is missing from
+docs/configuration.md) and the loader. Precedence, lowest first:
+defaults < TOML file < ``THIQA_*`` environment < command-line flags.
+
+The TOML file is ``--config FILE`` or, if present, ``<data dir>/thiqa.toml``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from thiqa.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    kind: type
+    default: Any
+    help: str
+    secret: bool = False
+
+    @property
+    def env(self) -> str:
+        return "THIQA_" + self.name.upper()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("data", str, "./thiqa-data", "Data directory (SQLite database, keys, config)."),
+    Setting("db", str, "", "Database URL; empty means SQLite in the data directory. "
+            "postgresql://... selects PostgreSQL.", secret=True),
+    Setting("host", str, "127.0.0.1", "Address to listen on. Beyond loopback, TLS is required."),
+    Setting("port", int, 8471, "TCP port to listen on."),
+    Setting("tls_cert", str, "", "PEM certificate chain for HTTPS."),
+    Setting("tls_key", str, "", "PEM private key for HTTPS.", secret=True),
+    Setting("max_content_length", int, 104_857_600,
+            "Largest request body accepted, in bytes (TAXII api-root max_content_length)."),
+    Setting("page_size", int, 1000,
+            "Most objects per TAXII page; a client's smaller `limit` wins."),
+    Setting("title", str, "thiqa node", "Server title shown in TAXII discovery."),
+    Setting("description", str, "A thiqa threat-intelligence exchange node.",
+            "Server description shown in TAXII discovery."),
+    Setting("contact", str, "", "Contact information shown in TAXII discovery."),
+    Setting("org_name", str, "local", "Name of the operating organisation created by `init`."),
+    Setting("log_level", str, "info", "Logging level: debug, info, warning, error."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+_LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data: str = "./thiqa-data"
+    db: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8471
+    tls_cert: str = ""
+    tls_key: str = ""
+    max_content_length: int = 104_857_600
+    page_size: int = 1000
+    title: str = "thiqa node"
+    description: str = "A thiqa threat-intelligence exchange node."
+    contact: str = ""
+    org_name: str = "local"
+    log_level: str = "info"
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.data)
+
+    @property
+    def is_loopback(self) -> bool:
+        return self.host in ("127.0.0.1", "::1", "localhost") or self.host.startswith("127.")
+
+
+def _coerce(setting: Setting, value: Any, source: str) -> Any:
+    if setting.kind is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{setting.name} ({source}): expected an integer, got {value!r}")
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"{setting.name} ({source}): expected an integer, got {value!r}"
+            ) from None
+    if not isinstance(value, str):
+        raise ConfigError(f"{setting.name} ({source}): expected a string, got {value!r}")
+    return value
+
+
+def load(
+    flags: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+) -> tuple[Settings, dict[str, str]]:
+    """Effective settings and, per setting, where its value came from."""
+    flags = {k: v for k, v in (flags or {}).items() if v is not None}
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+    sources = {s.name: "default" for s in SETTINGS}
+
+    # The data directory decides where the default TOML file lives, so resolve it first.
+    data = flags.get("data") or env.get("THIQA_DATA") or values["data"]
+    path = config_file or Path(data) / "thiqa.toml"
+    if config_file is not None or path.exists():
+        for name, value in _read_toml(path).items():
+            values[name] = _coerce(_BY_NAME[name], value, str(path))
+            sources[name] = str(path)
+    for s in SETTINGS:
+        if s.env in env:
+            values[s.name] = _coerce(s, env[s.env], s.env)
+            sources[s.name] = s.env
+        if s.name in flags:
+            values[s.name] = _coerce(s, flags[s.name], s.flag)
+            sources[s.name] = s.flag
+    settings = Settings(**values)
+    check(settings)
+    return settings, sources
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"config file {path}: {exc}") from exc
+    unknown = sorted(set(raw) - set(_BY_NAME))
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)}")
+    return raw
+
+
+def check(settings: Settings) -> None:
+    """Reject values no node could run with, naming the setting."""
+    if not 0 < settings.port < 65536:
+        raise ConfigError(f"port must be between 1 and 65535, got {settings.port}")
+    if settings.max_content_length <= 0:
+        raise ConfigError("max_content_length must be a positive number of bytes")
+    if not 0 < settings.page_size <= 100_000:
+        raise ConfigError("page_size must be between 1 and 100000")
+    if settings.log_level not in _LOG_LEVELS:
+        raise ConfigError(f"log_level must be one of {', '.join(_LOG_LEVELS)}")
+    if bool(settings.tls_cert) != bool(settings.tls_key):
+        raise ConfigError("tls_cert and tls_key must be given together")
+    if settings.db and not settings.db.startswith(("postgresql://", "postgres://", "sqlite:")):
+        raise ConfigError("db must be empty (SQLite in the data directory), sqlite:PATH "
+                          "or a postgresql:// URL")
+
+
+def masked(settings: Settings) -> dict[str, Any]:
+    """Settings as a dict with secrets masked, for ``thiqa config check``."""
+    out: dict[str, Any] = {}
+    for f in fields(settings):
+        value = getattr(settings, f.name)
+        if _BY_NAME[f.name].secret and value:
+            # Keep a URL's shape readable but hide any password in it.
+            value = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1****@", value)
+            if f.name != "db":
+                value = "****"
+        out[f.name] = value
+    return out

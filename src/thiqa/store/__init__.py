@@ -1,0 +1,83 @@
+"""The store protocol: what the service layer needs from a database, in domain types.
+
+Implementations: :mod:`thiqa.store.sqlite` (embedded default). Both keep versions
+immutable, assign every stored version a node-wide increasing ``seq`` and a strictly
+increasing ``date_added`` (so that paging by ``added_after`` never skips an object
+that shares a timestamp), and commit a write durably before returning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from thiqa.store.model import (
+    ApiKey,
+    Collection,
+    Grant,
+    NewVersion,
+    ObjectQuery,
+    Org,
+    Outcome,
+    Page,
+    Status,
+    Versions,
+)
+
+
+class Store(Protocol):
+    # -- organisations and keys -------------------------------------------------
+    def add_org(self, org: Org) -> None: ...
+    def get_org(self, ref: str) -> Org | None:
+        """By identity id or by name."""
+    def list_orgs(self) -> list[Org]: ...
+    def add_key(self, key: ApiKey, secret_hash: bytes) -> None: ...
+    def key_by_hash(self, secret_hash: bytes) -> ApiKey | None: ...
+    def list_keys(self, org_id: str | None = None) -> list[ApiKey]: ...
+    def revoke_key(self, key_id: str, when_us: int) -> bool: ...
+
+    # -- collections -------------------------------------------------------------
+    def add_collection(self, collection: Collection) -> Collection:
+        """Store a new collection; returns it with its ``pk`` assigned."""
+    def get_collection(self, ref: str) -> Collection | None:
+        """By id or by alias."""
+    def list_collections(self) -> list[Collection]: ...
+    def set_grant(self, grant: Grant) -> None: ...
+    def grants(self, org_id: str) -> dict[int, Grant]:
+        """The org's grants, by collection pk."""
+
+    # -- object versions ------------------------------------------------------------
+    def add_versions(self, collection_pk: int, items: Sequence[NewVersion],
+                     now_us: int) -> list[Outcome]:
+        """Add versions to a collection in one durable transaction, one outcome per item."""
+    def query(self, q: ObjectQuery, *, bodies: bool = True) -> Page: ...
+    def delete_versions(self, collection_pk: int, object_id: str, versions: Versions,
+                        spec_versions: tuple[str, ...] = ()) -> int:
+        """Remove matching versions of one object from a collection; returns how many."""
+    def count(self, collection_pk: int) -> int:
+        """Number of versions in a collection."""
+
+    # -- status and node metadata ------------------------------------------------------
+    def save_status(self, status: Status) -> None: ...
+    def get_status(self, status_id: str) -> Status | None: ...
+    def get_meta(self, key: str) -> str | None: ...
+    def set_meta(self, key: str, value: str) -> None: ...
+    def close(self) -> None: ...
+
+
+def open_store(url: str, data_dir: str) -> Store:
+    """The store a ``db`` setting names: SQLite in ``data_dir`` when the URL is empty."""
+    from pathlib import Path
+
+    from thiqa.errors import ConfigError
+
+    if url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("the PostgreSQL store is not available in this version of thiqa; "
+                          "leave db empty to use the embedded SQLite store")
+    from thiqa.store.sqlite import SQLiteStore
+
+    path = Path(url[len("sqlite:"):]) if url.startswith("sqlite:") else Path(data_dir) / "thiqa.db"
+    return SQLiteStore(path)
+
+
+__all__ = ["Store", "open_store"]

@@ -1,0 +1,442 @@
+"""The embedded store: one SQLite file in WAL mode.
+
+One writer (a lock in this process, ``BEGIN IMMEDIATE`` across processes, so ``thiqa
+load`` can run beside ``thiqa serve``), reads on per-thread connections that never
+block it. ``synchronous=FULL`` makes a commit durable before it returns: an
+acknowledged TAXII write survives a power cut, not only a crash.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from thiqa.errors import Conflict, StoreError
+from thiqa.store import heads
+from thiqa.store.model import (
+    ApiKey,
+    Collection,
+    Grant,
+    NewVersion,
+    ObjectQuery,
+    Org,
+    Outcome,
+    Page,
+    Record,
+    Status,
+    Versions,
+)
+from thiqa.timestamps import format_us, version_key
+
+# SQLite allows 32,766 host parameters; stay far below it per statement.
+_CHUNK = 500
+# Above this many match values a union of per-value index scans costs more than it saves.
+_UNION_MAX = 64
+
+
+def _chunks(seq: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]:
+    for i in range(0, len(seq), size):
+        yield seq[i : i + size]
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+def _same_json(a: bytes, b: bytes) -> bool:
+    return a == b or bool(orjson.loads(a) == orjson.loads(b))
+
+
+class SQLiteStore:
+    """:class:`thiqa.store.Store` on SQLite."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock = threading.Lock()
+            self._local = threading.local()
+            self._readers: list[sqlite3.Connection] = []
+            self._writer = self._connect()
+            self._migrate()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the database {path}: {exc}") from exc
+
+    # -- connections -------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        cx = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                             timeout=60)
+        cx.execute("PRAGMA journal_mode=WAL")
+        cx.execute("PRAGMA synchronous=FULL")
+        cx.execute("PRAGMA busy_timeout=60000")
+        cx.execute("PRAGMA cache_size=-65536")
+        cx.execute("PRAGMA mmap_size=1073741824")
+        cx.execute("PRAGMA temp_store=MEMORY")
+        return cx
+
+    def _reader(self) -> sqlite3.Connection:
+        cx: sqlite3.Connection | None = getattr(self._local, "cx", None)
+        if cx is None:
+            cx = self._connect()
+            cx.execute("PRAGMA query_only=ON")
+            self._local.cx = cx
+            with self._lock:
+                self._readers.append(cx)
+        return cx
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            cx = self._writer
+            try:
+                cx.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot start a write: {exc}") from exc
+            try:
+                yield cx
+                cx.execute("COMMIT")
+            except sqlite3.IntegrityError as exc:
+                cx.execute("ROLLBACK")
+                raise Conflict(str(exc)) from exc
+            except sqlite3.Error as exc:
+                cx.execute("ROLLBACK")
+                raise StoreError(f"write failed and was rolled back: {exc}") from exc
+            except BaseException:
+                cx.execute("ROLLBACK")
+                raise
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        try:
+            return self._reader().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"read failed: {exc}") from exc
+
+    def _migrate(self) -> None:
+        cx = self._writer
+        cx.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                   "version INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+        done = {row[0] for row in cx.execute("SELECT version FROM schema_migrations")}
+        folder = resources.files("thiqa.store").joinpath("migrations")
+        scripts = sorted((p for p in folder.iterdir() if p.name.endswith(".sql")),
+                         key=lambda p: p.name)
+        for script in scripts:
+            number = int(script.name.split("_", 1)[0])
+            if number in done:
+                continue
+            sql = script.read_text(encoding="utf-8")
+            cx.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in sql.split(";\n"):
+                    if statement.strip():
+                        cx.execute(statement)
+                cx.execute("INSERT INTO schema_migrations VALUES (?, ?)", (number, script.name))
+                cx.execute("COMMIT")
+            except BaseException:
+                cx.execute("ROLLBACK")
+                raise
+
+    def close(self) -> None:
+        with self._lock:
+            for cx in [*self._readers, self._writer]:
+                cx.close()
+            self._readers.clear()
+
+    # -- organisations and keys -------------------------------------------------------
+    def add_org(self, org: Org) -> None:
+        with self._tx() as cx:
+            cx.execute("INSERT INTO orgs VALUES (?, ?, ?)", (org.id, org.name, org.created_us))
+
+    def get_org(self, ref: str) -> Org | None:
+        rows = self._read("SELECT id, name, created_us FROM orgs WHERE id = ? OR name = ?",
+                          (ref, ref))
+        return Org(*rows[0]) if rows else None
+
+    def list_orgs(self) -> list[Org]:
+        return [Org(*r) for r in self._read("SELECT id, name, created_us FROM orgs ORDER BY name")]
+
+    def add_key(self, key: ApiKey, secret_hash: bytes) -> None:
+        with self._tx() as cx:
+            cx.execute("INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (key.id, key.org_id, key.role, key.label, secret_hash, key.created_us,
+                        key.revoked_us))
+
+    _KEY_COLS = "id, org_id, role, label, created_us, revoked_us"
+
+    def key_by_hash(self, secret_hash: bytes) -> ApiKey | None:
+        rows = self._read(f"SELECT {self._KEY_COLS} FROM api_keys WHERE secret_hash = ?",
+                          (secret_hash,))
+        return ApiKey(*rows[0]) if rows else None
+
+    def list_keys(self, org_id: str | None = None) -> list[ApiKey]:
+        if org_id is None:
+            rows = self._read(f"SELECT {self._KEY_COLS} FROM api_keys ORDER BY created_us")
+        else:
+            rows = self._read(f"SELECT {self._KEY_COLS} FROM api_keys WHERE org_id = ? "
+                              "ORDER BY created_us", (org_id,))
+        return [ApiKey(*r) for r in rows]
+
+    def revoke_key(self, key_id: str, when_us: int) -> bool:
+        with self._tx() as cx:
+            cur = cx.execute("UPDATE api_keys SET revoked_us = ? WHERE id = ? AND revoked_us "
+                             "IS NULL", (when_us, key_id))
+            return cur.rowcount > 0
+
+    # -- collections ------------------------------------------------------------------
+    _COLL_COLS = "pk, id, title, description, alias, created_us"
+
+    def add_collection(self, collection: Collection) -> Collection:
+        c = collection
+        with self._tx() as cx:
+            cur = cx.execute("INSERT INTO collections (id, alias, title, description, created_us)"
+                             " VALUES (?, ?, ?, ?, ?)",
+                             (c.id, c.alias, c.title, c.description, c.created_us))
+            pk = cur.lastrowid
+        assert pk is not None
+        return Collection(pk, c.id, c.title, c.description, c.alias, c.created_us)
+
+    def get_collection(self, ref: str) -> Collection | None:
+        rows = self._read(f"SELECT {self._COLL_COLS} FROM collections WHERE id = ? OR alias = ?",
+                          (ref, ref))
+        return Collection(*rows[0]) if rows else None
+
+    def list_collections(self) -> list[Collection]:
+        rows = self._read(f"SELECT {self._COLL_COLS} FROM collections ORDER BY pk")
+        return [Collection(*r) for r in rows]
+
+    def set_grant(self, grant: Grant) -> None:
+        with self._tx() as cx:
+            cx.execute("INSERT INTO grants VALUES (?, ?, ?, ?) ON CONFLICT (collection_pk, "
+                       "org_id) DO UPDATE SET can_read = excluded.can_read, can_write = "
+                       "excluded.can_write",
+                       (grant.collection_pk, grant.org_id, grant.can_read, grant.can_write))
+
+    def grants(self, org_id: str) -> dict[int, Grant]:
+        rows = self._read("SELECT collection_pk, org_id, can_read, can_write FROM grants "
+                          "WHERE org_id = ?", (org_id,))
+        return {r[0]: Grant(r[0], r[1], bool(r[2]), bool(r[3])) for r in rows}
+
+    # -- object versions --------------------------------------------------------------
+    def add_versions(self, collection_pk: int, items: Sequence[NewVersion],
+                     now_us: int) -> list[Outcome]:
+        if not items:
+            return []
+        with self._tx() as cx:
+            return _Writer(cx, collection_pk, now_us).add(items)
+
+    def query(self, q: ObjectQuery, *, bodies: bool = True) -> Page:
+        conds, params = _conditions(q)
+        cols = "e.seq, e.date_added, e.object_id, v.version, e.spec_version"
+        if bodies:
+            cols += ", v.body"
+        split_col, values = ("e.object_id", q.ids) if q.ids else ("e.type", q.types)
+        if q.ids and q.types:
+            conds.append(f"e.type IN ({_marks(len(q.types))})")
+            params.extend(q.types)
+        n = q.limit + 1
+        where = " AND ".join(conds)
+        if 1 < len(values) <= _UNION_MAX:
+            # One ordered, limited index scan per value, merged: never sorts a whole collection.
+            parts = [f"SELECT * FROM (SELECT e.seq FROM entries e WHERE {where} AND "
+                     f"{split_col} = ? ORDER BY e.date_added LIMIT {n})" for _ in values]
+            part_params: list[Any] = []
+            for value in values:
+                part_params.extend([*params, value])
+            sql = (f"SELECT {cols} FROM ({' UNION ALL '.join(parts)}) s "
+                   "JOIN entries e ON e.seq = s.seq JOIN versions v ON v.vid = e.vid "
+                   f"ORDER BY e.date_added LIMIT {n}")
+            rows = self._read(sql, part_params)
+        else:
+            if values:
+                where += f" AND {split_col} IN ({_marks(len(values))})"
+                params.extend(values)
+            sql = (f"SELECT {cols} FROM entries e JOIN versions v ON v.vid = e.vid "
+                   f"WHERE {where} ORDER BY e.date_added LIMIT {n}")
+            rows = self._read(sql, params)
+        more = len(rows) > q.limit
+        return Page([Record(*r) for r in rows[: q.limit]], more)
+
+    def delete_versions(self, collection_pk: int, object_id: str, versions: Versions,
+                        spec_versions: tuple[str, ...] = ()) -> int:
+        q = ObjectQuery(collection_pk, ids=(object_id,), versions=versions,
+                        spec_versions=spec_versions)
+        conds, params = _conditions(q)
+        conds.append("e.object_id = ?")
+        params.append(object_id)
+        with self._tx() as cx:
+            doomed = cx.execute(f"SELECT e.seq, e.vid, e.vkey FROM entries e WHERE "
+                                f"{' AND '.join(conds)}", params).fetchall()
+            if not doomed:
+                return 0
+            cx.executemany("DELETE FROM entries WHERE seq = ?", [(d[0],) for d in doomed])
+            left = [heads.Held(r[0], r[1], bool(r[2]), bool(r[3])) for r in cx.execute(
+                "SELECT seq, vkey, is_first, is_last FROM entries WHERE object_id = ? "
+                "AND collection_pk = ?", (object_id, collection_pk))]
+            _, updates = heads.plan({object_id: left}, [])
+            cx.executemany("UPDATE entries SET is_first = ?, is_last = ? WHERE seq = ?", updates)
+            # A version no collection holds any more is gone from the node, body included.
+            for _, vid, vkey in doomed:
+                cx.execute("DELETE FROM versions WHERE vid = ? AND NOT EXISTS (SELECT 1 FROM "
+                           "entries WHERE object_id = ? AND vkey = ?)", (vid, object_id, vkey))
+            return len(doomed)
+
+    def count(self, collection_pk: int) -> int:
+        return int(self._read("SELECT count(*) FROM entries WHERE collection_pk = ?",
+                              (collection_pk,))[0][0])
+
+    # -- status and metadata ------------------------------------------------------------
+    def save_status(self, status: Status) -> None:
+        def rows(outcomes: list[Outcome]) -> list[list[str | None]]:
+            return [[o.id, o.version, o.message] for o in outcomes]
+
+        details = orjson.dumps({"s": rows(status.successes), "f": rows(status.failures),
+                                "p": rows(status.pendings)})
+        with self._tx() as cx:
+            cx.execute("INSERT OR REPLACE INTO statuses VALUES (?, ?, ?, ?, ?, ?)",
+                       (status.id, status.collection_pk, status.org_id, status.request_us,
+                        status.total, details))
+
+    def get_status(self, status_id: str) -> Status | None:
+        rows = self._read("SELECT id, collection_pk, org_id, request_us, total, details "
+                          "FROM statuses WHERE id = ?", (status_id,))
+        if not rows:
+            return None
+        sid, cpk, org, req, total, raw = rows[0]
+        d = orjson.loads(raw)
+        return Status(sid, cpk, org, req, total,
+                      successes=[Outcome(i, v, True, m) for i, v, m in d["s"]],
+                      failures=[Outcome(i, v, False, m) for i, v, m in d["f"]],
+                      pendings=[Outcome(i, v, False, m) for i, v, m in d["p"]])
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self._read("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._tx() as cx:
+            cx.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+
+def _conditions(q: ObjectQuery) -> tuple[list[str], list[Any]]:
+    """WHERE terms shared by every read: collection, versions, spec_version, position."""
+    conds = ["e.collection_pk = ?"]
+    params: list[Any] = [q.collection_pk]
+    v = q.versions
+    if not v.all:
+        terms = []
+        if v.first:
+            terms.append("e.is_first = 1")
+        if v.last:
+            terms.append("e.is_last = 1")
+        if v.keys:
+            terms.append(f"e.vkey IN ({_marks(len(v.keys))})")
+            params.extend(v.keys)
+        conds.append("(" + " OR ".join(terms) + ")" if terms else "0")
+    if q.spec_versions:
+        conds.append(f"e.spec_version IN ({_marks(len(q.spec_versions))})")
+        params.extend(q.spec_versions)
+    # date_added is strictly increasing with seq (see _Writer), so a position is a date.
+    after = max(q.added_after or -1, q.after.date_added if q.after else -1)
+    if after >= 0:
+        conds.append("e.date_added > ?")
+        params.append(after)
+    return conds, params
+
+
+class _Writer:
+    """One add_versions transaction: dedupe, assign dates, keep first/last flags."""
+
+    def __init__(self, cx: sqlite3.Connection, collection_pk: int, now_us: int) -> None:
+        self.cx = cx
+        self.pk = collection_pk
+        last = cx.execute("SELECT last_added FROM clock").fetchone()[0]
+        self.next_added = max(now_us, last + 1)
+        self.next_vid = cx.execute("SELECT COALESCE(MAX(vid), 0) + 1 FROM versions"
+                                   ).fetchone()[0]
+
+    def add(self, items: Sequence[NewVersion]) -> list[Outcome]:
+        ids = list({it.id for it in items})
+        known: dict[tuple[str, str], tuple[int, str]] = {}   # (id, vkey) -> (vid, version)
+        unversioned: dict[str, tuple[str, str]] = {}        # id -> its (vkey, version)
+        held: dict[str, list[heads.Held]] = defaultdict(list)
+        in_collection: set[tuple[str, str]] = set()
+        for chunk in _chunks(ids):
+            marks = _marks(len(chunk))
+            for vid, oid, vkey, version in self.cx.execute(
+                    f"SELECT vid, object_id, vkey, version FROM versions WHERE object_id IN "
+                    f"({marks})", chunk):
+                known[(oid, vkey)] = (vid, version)
+                unversioned.setdefault(oid, (vkey, version))
+            for seq, oid, vkey, first, last in self.cx.execute(
+                    f"SELECT seq, object_id, vkey, is_first, is_last FROM entries WHERE "
+                    f"object_id IN ({marks}) AND collection_pk = ?", [*chunk, self.pk]):
+                held[oid].append(heads.Held(seq, vkey, bool(first), bool(last)))
+                in_collection.add((oid, vkey))
+
+        fresh: dict[tuple[str, str], tuple[int, bytes]] = {}  # versions this batch creates
+        version_rows: list[tuple[Any, ...]] = []
+        entry_rows: list[tuple[Any, ...]] = []
+        outcomes: list[Outcome] = []
+        for it in items:
+            vkey, version = it.vkey, it.version
+            if vkey is None or version is None:
+                # No created/modified (most SCOs): the object has one version, dated by
+                # its first arrival (TAXII 2.1 §4.3.1 "consistent to the server").
+                prior = unversioned.get(it.id)
+                if prior is None:
+                    version = format_us(self.next_added)
+                    vkey = version_key(version)
+                    unversioned[it.id] = (vkey, version)
+                else:
+                    vkey, version = prior
+            key = (it.id, vkey)
+            existing: bytes | None = None
+            if key in fresh:
+                vid, existing = fresh[key]
+            elif key in known:
+                vid = known[key][0]
+                existing = self._body(vid)
+            if existing is not None:
+                if not _same_json(existing, it.body):
+                    outcomes.append(Outcome(it.id, version, False,
+                                            "a different object with this id and version is "
+                                            "already stored; versions are immutable, so "
+                                            "publish a new version with a later 'modified'"))
+                    continue
+                if key in in_collection:
+                    # TAXII 2.1 §5.5: an exact duplicate is not an error.
+                    outcomes.append(Outcome(it.id, version, True))
+                    continue
+            else:
+                vid = self.next_vid
+                self.next_vid += 1
+                version_rows.append((vid, it.id, vkey, version, it.type, it.spec_version,
+                                     it.body))
+                fresh[key] = (vid, it.body)
+            in_collection.add(key)
+            entry_rows.append((it, vid, vkey, self.next_added))
+            self.next_added += 1
+            outcomes.append(Outcome(it.id, version, True))
+
+        flags, updates = heads.plan(held, [(row[0].id, row[2]) for row in entry_rows])
+        self.cx.executemany("INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?)", version_rows)
+        self.cx.executemany(
+            "INSERT INTO entries (collection_pk, vid, object_id, type, vkey, spec_version, "
+            "date_added, is_first, is_last) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(self.pk, vid, it.id, it.type, vkey, it.spec_version, added, first, last)
+             for (it, vid, vkey, added), (first, last) in zip(entry_rows, flags, strict=True)])
+        self.cx.executemany("UPDATE entries SET is_first = ?, is_last = ? WHERE seq = ?", updates)
+        if entry_rows:
+            self.cx.execute("UPDATE clock SET last_added = ?", (self.next_added - 1,))
+        return outcomes
+
+    def _body(self, vid: int) -> bytes:
+        return bytes(self.cx.execute("SELECT body FROM versions WHERE vid = ?",
+                                     (vid,)).fetchone()[0])

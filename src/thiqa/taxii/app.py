@@ -1,0 +1,241 @@
+"""The ASGI application: TAXII 2.1 endpoints (§4, §5) on a :class:`thiqa.node.Node`.
+
+Each endpoint authenticates, negotiates the media type, parses its filters and calls
+the node in a worker thread (the store is synchronous). Every error, ours or
+Starlette's, leaves through :func:`_error_response` as a TAXII error message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from thiqa.auth import Principal
+from thiqa.clock import Clock
+from thiqa.errors import NotFound, PayloadTooLarge, ThiqaError, Unauthenticated, Unprocessable
+from thiqa.ingest import envelope_objects
+from thiqa.node import Node
+from thiqa.settings import Settings
+from thiqa.store import Store
+from thiqa.store.model import ALL, LAST, ObjectQuery, Page, Status, Versions
+from thiqa.taxii import cursor, media, params, resources
+from thiqa.timestamps import format_us
+
+log = logging.getLogger("thiqa.taxii")
+
+API_ROOT = "api"
+_CHALLENGE = 'Basic realm="thiqa", Bearer realm="thiqa"'
+
+
+def _json(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(body, status_code=status, media_type=media.TAXII, headers=headers)
+
+
+def _error_response(exc: ThiqaError) -> Response:
+    headers = {"WWW-Authenticate": _CHALLENGE} if isinstance(exc, Unauthenticated) else None
+    body = resources.error(exc.http_status, exc.title, exc.description, exc.details)
+    return _json(body, exc.http_status, headers)
+
+
+class Api:
+    """The endpoint functions, bound to one node."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.settings = node.settings
+
+    async def _who(self, request: Request) -> Principal:
+        who = await run_in_threadpool(self.node.authenticate,
+                                      request.headers.get("authorization"))
+        media.check_accept(request.headers.get("accept"))
+        return who
+
+    # -- server information (§4) ----------------------------------------------------
+    async def discovery(self, request: Request) -> Response:
+        await self._who(request)
+        root = f"{request.base_url}{API_ROOT}/"
+        out: dict[str, Any] = {"title": self.settings.title,
+                               "description": self.settings.description,
+                               "default": root, "api_roots": [root]}
+        if self.settings.contact:
+            out["contact"] = self.settings.contact
+        return _json(orjson.dumps(out))
+
+    async def api_root(self, request: Request) -> Response:
+        await self._who(request)
+        return _json(orjson.dumps({
+            "title": self.settings.title,
+            "description": self.settings.description,
+            "versions": [media.TAXII],
+            "max_content_length": self.settings.max_content_length,
+        }))
+
+    async def status(self, request: Request) -> Response:
+        who = await self._who(request)
+        status = await run_in_threadpool(self.node.status, who, request.path_params["sid"])
+        return _json(resources.status(status))
+
+    # -- collections (§5) -----------------------------------------------------------
+    async def collections(self, request: Request) -> Response:
+        who = await self._who(request)
+        views = await run_in_threadpool(self.node.collections, who)
+        if not views:
+            return _json(b"{}")
+        return _json(orjson.dumps({"collections": [resources.collection(v) for v in views]}))
+
+    async def collection(self, request: Request) -> Response:
+        who = await self._who(request)
+        view = await run_in_threadpool(self.node.collection, who, request.path_params["cid"])
+        return _json(orjson.dumps(resources.collection(view)))
+
+    async def _page(self, request: Request, *, match: tuple[str, ...], default: Versions,
+                    object_id: str | None, bodies: bool,
+                    render: Callable[[Page, str | None], bytes]) -> Response:
+        """The shared body of manifest, objects, object and versions (§5.3, 5.4, 5.6, 5.8)."""
+        who = await self._who(request)
+        ref = request.path_params["cid"]
+        f = params.parse(request.query_params.multi_items(), match=match,
+                         page_size=self.settings.page_size, default_versions=default)
+        view = await run_in_threadpool(self.node.collection, who, ref)
+        secret, cid = self.node.cursor_secret, view.collection.id
+        after = cursor.decode(f.next, secret, cid) if f.next else None
+        q = ObjectQuery(0, (object_id,) if object_id else f.ids, f.types, f.versions,
+                        f.spec_versions, f.added_after, after, f.limit)
+        page = await run_in_threadpool(self.node.read, who, ref, q, bodies=bodies)
+        if object_id and not page.records and after is None and f.added_after is None:
+            probe = ObjectQuery(0, (object_id,), versions=ALL, limit=1)
+            if not (await run_in_threadpool(self.node.read, who, ref, probe, bodies=False)).records:
+                raise NotFound(f"no object {object_id!r} in this collection")
+        token = cursor.encode(page.cursor, secret, cid) if page.more and page.cursor else None
+        return _json(render(page, token), headers=_date_headers(page, f.added_after))
+
+    async def manifest(self, request: Request) -> Response:
+        return await self._page(request, match=params.KNOWN_MATCH, default=LAST,
+                                object_id=None, bodies=False, render=resources.manifest)
+
+    async def objects(self, request: Request) -> Response:
+        if request.method == "POST":
+            return await self.add_objects(request)
+        return await self._page(request, match=params.KNOWN_MATCH, default=LAST,
+                                object_id=None, bodies=True, render=resources.envelope)
+
+    async def object(self, request: Request) -> Response:
+        if request.method == "DELETE":
+            return await self.delete_object(request)
+        return await self._page(request, match=("version", "spec_version"), default=LAST,
+                                object_id=request.path_params["oid"], bodies=True,
+                                render=resources.envelope)
+
+    async def versions(self, request: Request) -> Response:
+        return await self._page(request, match=("spec_version",), default=ALL,
+                                object_id=request.path_params["oid"], bodies=False,
+                                render=resources.versions)
+
+    async def add_objects(self, request: Request) -> Response:
+        who = await self._who(request)
+        media.check_content_type(request.headers.get("content-type"))
+        ref = request.path_params["cid"]
+        # Refuse before reading what may be a 100 MB body.
+        await run_in_threadpool(self.node.writable, who, ref)
+        raw = await _body(request, self.settings.max_content_length)
+        status = await run_in_threadpool(self._ingest, who, ref, raw)
+        return _json(resources.status(status), 202)
+
+    def _ingest(self, who: Principal, ref: str, raw: bytes) -> Status:
+        """Parse and store a POST body, off the event loop: a body may be 100 MB."""
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise Unprocessable(f"the body is not valid JSON: {exc}") from None
+        return self.node.add_objects(who, ref, envelope_objects(body))
+
+    async def delete_object(self, request: Request) -> Response:
+        who = await self._who(request)
+        f = params.parse(request.query_params.multi_items(), match=("version", "spec_version"),
+                         page_size=self.settings.page_size, default_versions=ALL, paged=False)
+        await run_in_threadpool(self.node.delete, who, request.path_params["cid"],
+                                request.path_params["oid"], f.versions, f.spec_versions)
+        return _json(b"{}")
+
+
+def _date_headers(page: Page, added_after: int | None) -> dict[str, str]:
+    """X-TAXII-Date-Added-First/Last (§3.2). An empty page repeats the caller's added_after,
+    the only position that is safe to disclose."""
+    if page.records:
+        return {"X-TAXII-Date-Added-First": format_us(page.records[0].date_added),
+                "X-TAXII-Date-Added-Last": format_us(page.records[-1].date_added)}
+    if added_after is not None:
+        stamp = format_us(added_after)
+        return {"X-TAXII-Date-Added-First": stamp, "X-TAXII-Date-Added-Last": stamp}
+    return {}
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the body of {declared} bytes exceeds max_content_length "
+                              f"({limit} bytes)")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the body exceeds max_content_length ({limit} bytes)")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _thiqa_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ThiqaError)
+    return _error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    error = ThiqaError(exc.detail or "")
+    error.http_status, error.title = exc.status_code, exc.detail or "HTTP error"
+    if exc.status_code == 404:
+        error.description = f"{request.url.path} is not a TAXII endpoint of this server"
+    return _error_response(error)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return _error_response(ThiqaError("the server failed to process the request; "
+                                      "nothing was changed by it"))
+
+
+def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> Starlette:
+    """The node's ASGI application. The caller owns ``store`` and closes it."""
+    api = Api(Node(settings, store, clock))
+    root = f"/{API_ROOT}"
+    collection = root + "/collections/{cid}"
+    obj = collection + "/objects/{oid}"
+    routes = [
+        Route("/taxii2/", api.discovery, methods=["GET"]),
+        Route(root + "/", api.api_root, methods=["GET"]),
+        Route(root + "/status/{sid}/", api.status, methods=["GET"]),
+        Route(root + "/collections/", api.collections, methods=["GET"]),
+        Route(collection + "/", api.collection, methods=["GET"]),
+        Route(collection + "/manifest/", api.manifest, methods=["GET"]),
+        Route(collection + "/objects/", api.objects, methods=["GET", "POST"]),
+        Route(obj + "/", api.object, methods=["GET", "DELETE"]),
+        Route(obj + "/versions/", api.versions, methods=["GET"]),
+    ]
+
+    handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
+        ThiqaError: _thiqa_error,
+        HTTPException: _http_error,
+        Exception: _unexpected,
+    }
+    app = Starlette(routes=routes, exception_handlers=handlers)
+    app.state.node = api.node
+    return app
