@@ -28,6 +28,10 @@ def prepare(obj: Any) -> NewVersion | Outcome:
     object_id = object_id if isinstance(object_id, str) else ""
     version = obj.get("modified") or obj.get("created")
     label = version if isinstance(version, str) else ""
+    if obj.get("type") == "bundle":
+        # A bundle is a transport wrapper (STIX 2.1 §8), not an object a collection holds.
+        return Outcome(object_id, label, False,
+                       "a bundle is not a STIX object: send its objects instead")
     errors = validate(obj)
     if errors:
         more = f" (and {len(errors) - _MAX_MESSAGES} more)" if len(errors) > _MAX_MESSAGES else ""

@@ -139,6 +139,21 @@ def test_collections_are_separate_but_share_one_body(store: Store) -> None:
     assert len(store.query(ObjectQuery(b.pk)).records) == 1
 
 
+def test_immutability_is_per_collection_and_reveals_nothing_elsewhere(store: Store) -> None:
+    a, b = coll(store, "a"), coll(store, "b")
+    o = indicator(1)
+    store.add_versions(a.pk, [nv(o)], T0)
+    other = {**o, "name": "B's own copy"}
+    [outcome] = store.add_versions(b.pk, [nv(other)], T0 + 1)
+    assert outcome.ok
+    [ra] = store.query(ObjectQuery(a.pk)).records
+    [rb] = store.query(ObjectQuery(b.pk)).records
+    assert orjson.loads(ra.body or b"")["name"] == "indicator 1"
+    assert orjson.loads(rb.body or b"")["name"] == "B's own copy"
+    assert store.delete_versions(b.pk, str(o["id"]), ALL) == 1
+    assert orjson.loads(store.query(ObjectQuery(a.pk)).records[0].body or b"") == o
+
+
 def test_delete_one_version_moves_last_flag(store: Store) -> None:
     c = coll(store)
     v1 = indicator(1, modified="2024-01-01T00:00:00.000Z")

@@ -29,7 +29,7 @@ def test_discovery_and_api_root(client: TestClient, world: World) -> None:
     assert r.headers["content-type"] == TAXII
     d = r.json()
     assert d["title"] == "thiqa node" and d["default"] in d["api_roots"]
-    assert d["api_roots"] == ["http://testserver/api/"]
+    assert d["api_roots"] == ["/api/"]  # relative (§4.1.1: HTTPS absolute or relative)
     root = client.get("/api/", headers=world.auth("b_reader")).json()
     assert root["versions"] == [TAXII]
     assert root["max_content_length"] == world.node.settings.max_content_length
@@ -67,8 +67,10 @@ def test_post_envelope_and_bundle_then_status(client: TestClient, world: World) 
 
 def test_valid_objects_are_stored_beside_invalid_ones(client: TestClient, world: World) -> None:
     bad = {k: v for k, v in indicator(9).items() if k != "id"}
-    s = post(client, world, "shared", [indicator(1), bad, 42])
-    assert (s["success_count"], s["failure_count"]) == (1, 2)
+    nested = {"type": "bundle", "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d",
+              "objects": [indicator(8)]}
+    s = post(client, world, "shared", [indicator(1), bad, 42, nested])
+    assert (s["success_count"], s["failure_count"]) == (1, 3)
     assert all(f["message"] for f in s["failures"])
     got = client.get(f"{BASE}/shared/objects/", headers=world.auth("admin")).json()
     assert [o["id"] for o in got["objects"]] == [indicator(1)["id"]]
@@ -182,6 +184,9 @@ def test_delete_removes_object_everywhere_in_the_collection(client: TestClient,
     h = world.auth("a_analyst")
     r = client.delete(f"{BASE}/shared/objects/{v1['id']}/?match[version]=last", headers=h)
     assert r.status_code == 200
+    gone = client.get(f"{BASE}/shared/objects/{v1['id']}/?match[version]={v2['modified']}",
+                      headers=h)
+    assert gone.status_code == 404  # §5.7: a deleted version is not found
     left = client.get(f"{BASE}/shared/objects/{v1['id']}/", headers=h).json()["objects"]
     assert left == [v1]
     assert client.delete(f"{BASE}/shared/objects/{v1['id']}/", headers=h).status_code == 200

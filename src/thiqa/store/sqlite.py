@@ -8,6 +8,7 @@ acknowledged TAXII write survives a power cut, not only a crash.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
 from collections import defaultdict
@@ -144,10 +145,12 @@ class SQLiteStore:
                 raise
 
     def close(self) -> None:
+        """Close every connection; safe to call more than once."""
         with self._lock:
             for cx in [*self._readers, self._writer]:
                 cx.close()
             self._readers.clear()
+            self._local = threading.local()
 
     # -- organisations and keys -------------------------------------------------------
     def add_org(self, org: Org) -> None:
@@ -282,9 +285,9 @@ class SQLiteStore:
             _, updates = heads.plan({object_id: left}, [])
             cx.executemany("UPDATE entries SET is_first = ?, is_last = ? WHERE seq = ?", updates)
             # A version no collection holds any more is gone from the node, body included.
-            for _, vid, vkey in doomed:
+            for _, vid, _ in doomed:
                 cx.execute("DELETE FROM versions WHERE vid = ? AND NOT EXISTS (SELECT 1 FROM "
-                           "entries WHERE object_id = ? AND vkey = ?)", (vid, object_id, vkey))
+                           "entries WHERE object_id = ? AND vid = ?)", (vid, object_id, vid))
             return len(doomed)
 
     def count(self, collection_pk: int) -> int:
@@ -363,32 +366,34 @@ class _Writer:
 
     def add(self, items: Sequence[NewVersion]) -> list[Outcome]:
         ids = list({it.id for it in items})
-        known: dict[tuple[str, str], tuple[int, str]] = {}   # (id, vkey) -> (vid, version)
-        unversioned: dict[str, tuple[str, str]] = {}        # id -> its (vkey, version)
+        shared: dict[tuple[str, str, bytes], int] = {}  # (id, vkey, digest) -> vid, any collection
+        here: dict[tuple[str, str], int] = {}           # (id, vkey) -> vid in this collection
+        unversioned: dict[str, tuple[str, str]] = {}    # id -> (vkey, version) in this collection
         held: dict[str, list[heads.Held]] = defaultdict(list)
-        in_collection: set[tuple[str, str]] = set()
         for chunk in _chunks(ids):
             marks = _marks(len(chunk))
-            for vid, oid, vkey, version in self.cx.execute(
-                    f"SELECT vid, object_id, vkey, version FROM versions WHERE object_id IN "
+            for vid, oid, vkey, digest in self.cx.execute(
+                    f"SELECT vid, object_id, vkey, digest FROM versions WHERE object_id IN "
                     f"({marks})", chunk):
-                known[(oid, vkey)] = (vid, version)
-                unversioned.setdefault(oid, (vkey, version))
-            for seq, oid, vkey, first, last in self.cx.execute(
-                    f"SELECT seq, object_id, vkey, is_first, is_last FROM entries WHERE "
-                    f"object_id IN ({marks}) AND collection_pk = ?", [*chunk, self.pk]):
+                shared[(oid, vkey, bytes(digest))] = vid
+            for seq, oid, vkey, vid, first, last, version in self.cx.execute(
+                    f"SELECT e.seq, e.object_id, e.vkey, e.vid, e.is_first, e.is_last, v.version "
+                    f"FROM entries e JOIN versions v ON v.vid = e.vid WHERE e.object_id IN "
+                    f"({marks}) AND e.collection_pk = ?", [*chunk, self.pk]):
                 held[oid].append(heads.Held(seq, vkey, bool(first), bool(last)))
-                in_collection.add((oid, vkey))
+                here[(oid, vkey)] = vid
+                unversioned.setdefault(oid, (vkey, version))
 
-        fresh: dict[tuple[str, str], tuple[int, bytes]] = {}  # versions this batch creates
+        created: dict[int, bytes] = {}  # bodies of the versions this batch creates, by vid
         version_rows: list[tuple[Any, ...]] = []
         entry_rows: list[tuple[Any, ...]] = []
         outcomes: list[Outcome] = []
         for it in items:
             vkey, version = it.vkey, it.version
             if vkey is None or version is None:
-                # No created/modified (most SCOs): the object has one version, dated by
-                # its first arrival (TAXII 2.1 §4.3.1 "consistent to the server").
+                # No created/modified (most SCOs): the object has one version in a
+                # collection, dated by its first arrival there (TAXII 2.1 §4.3.1
+                # "consistent to the server").
                 prior = unversioned.get(it.id)
                 if prior is None:
                     version = format_us(self.next_added)
@@ -397,36 +402,34 @@ class _Writer:
                 else:
                     vkey, version = prior
             key = (it.id, vkey)
-            existing: bytes | None = None
-            if key in fresh:
-                vid, existing = fresh[key]
-            elif key in known:
-                vid = known[key][0]
-                existing = self._body(vid)
-            if existing is not None:
-                if not _same_json(existing, it.body):
-                    outcomes.append(Outcome(it.id, version, False,
-                                            "a different object with this id and version is "
-                                            "already stored; versions are immutable, so "
-                                            "publish a new version with a later 'modified'"))
-                    continue
-                if key in in_collection:
+            if key in here:
+                vid = here[key]
+                if _same_json(created[vid] if vid in created else self._body(vid), it.body):
                     # TAXII 2.1 §5.5: an exact duplicate is not an error.
                     outcomes.append(Outcome(it.id, version, True))
-                    continue
-            else:
+                else:
+                    outcomes.append(Outcome(it.id, version, False,
+                                            "a different object with this id and version is "
+                                            "already in this collection; versions are "
+                                            "immutable, so publish a new version with a later "
+                                            "'modified'"))
+                continue
+            digest = hashlib.blake2b(it.body, digest_size=16).digest()
+            vid = shared.get((it.id, vkey, digest), 0)
+            if not vid:
                 vid = self.next_vid
                 self.next_vid += 1
-                version_rows.append((vid, it.id, vkey, version, it.type, it.spec_version,
-                                     it.body))
-                fresh[key] = (vid, it.body)
-            in_collection.add(key)
+                version_rows.append((vid, it.id, vkey, digest, version, it.type,
+                                     it.spec_version, it.body))
+                shared[(it.id, vkey, digest)] = vid
+                created[vid] = it.body
+            here[key] = vid
             entry_rows.append((it, vid, vkey, self.next_added))
             self.next_added += 1
             outcomes.append(Outcome(it.id, version, True))
 
         flags, updates = heads.plan(held, [(row[0].id, row[2]) for row in entry_rows])
-        self.cx.executemany("INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?)", version_rows)
+        self.cx.executemany("INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?, ?)", version_rows)
         self.cx.executemany(
             "INSERT INTO entries (collection_pk, vid, object_id, type, vkey, spec_version, "
             "date_added, is_first, is_last) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

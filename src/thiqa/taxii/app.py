@@ -8,7 +8,8 @@ Starlette's, leaves through :func:`_error_response` as a TAXII error message.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
@@ -62,7 +63,9 @@ class Api:
     # -- server information (§4) ----------------------------------------------------
     async def discovery(self, request: Request) -> Response:
         await self._who(request)
-        root = f"{request.base_url}{API_ROOT}/"
+        # §4.1.1: API root URLs are HTTPS absolute URLs or relative ones. Relative is right
+        # behind any proxy and never echoes a caller-supplied Host header.
+        root = f"/{API_ROOT}/"
         out: dict[str, Any] = {"title": self.settings.title,
                                "description": self.settings.description,
                                "default": root, "api_roots": [root]}
@@ -112,9 +115,10 @@ class Api:
                         f.spec_versions, f.added_after, after, f.limit)
         page = await run_in_threadpool(self.node.read, who, ref, q, bodies=bodies)
         if object_id and not page.records and after is None and f.added_after is None:
-            probe = ObjectQuery(0, (object_id,), versions=ALL, limit=1)
-            if not (await run_in_threadpool(self.node.read, who, ref, probe, bodies=False)).records:
-                raise NotFound(f"no object {object_id!r} in this collection")
+            # §5.6/§5.7: an object (or the requested versions of it) that is not in the
+            # collection, including a deleted version, is 404 rather than an empty envelope.
+            raise NotFound(f"no object {object_id!r} (with the requested versions) in this "
+                           "collection")
         token = cursor.encode(page.cursor, secret, cid) if page.more and page.cursor else None
         return _json(render(page, token), headers=_date_headers(page, f.added_after))
 
@@ -214,7 +218,9 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 
 def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> Starlette:
-    """The node's ASGI application. The caller owns ``store`` and closes it."""
+    """The node's ASGI application. It closes ``store`` when the server shuts it down:
+    uvicorn re-raises SIGTERM after a graceful shutdown, so code after ``uvicorn.run``
+    never runs then."""
     api = Api(Node(settings, store, clock))
     root = f"/{API_ROOT}"
     collection = root + "/collections/{cid}"
@@ -231,11 +237,18 @@ def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> 
         Route(obj + "/versions/", api.versions, methods=["GET"]),
     ]
 
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            store.close()
+
     handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
         ThiqaError: _thiqa_error,
         HTTPException: _http_error,
         Exception: _unexpected,
     }
-    app = Starlette(routes=routes, exception_handlers=handlers)
+    app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
     app.state.node = api.node
     return app

@@ -16,10 +16,15 @@ from __future__ import annotations
 
 from thiqa.stix.patterns.ast import Pattern
 from thiqa.stix.patterns.errors import PatternError
-from thiqa.stix.patterns.fastpath import fast_check
-from thiqa.stix.patterns.parser import parse as parse_pattern
+from thiqa.stix.patterns.fastpath import fast_check, fast_parse
+from thiqa.stix.patterns.parser import parse
 
 __all__ = ["Pattern", "PatternError", "check_pattern", "parse_pattern"]
+
+
+def parse_pattern(text: str) -> Pattern:
+    """The syntax tree of ``text``; raises ``PatternError`` saying what is wrong and where."""
+    return fast_parse(text) or parse(text)
 
 
 def check_pattern(text: str) -> str | None:
@@ -27,7 +32,7 @@ def check_pattern(text: str) -> str | None:
     if fast_check(text):
         return None
     try:
-        parse_pattern(text)
+        parse(text)
     except PatternError as exc:
         return str(exc)
     return None

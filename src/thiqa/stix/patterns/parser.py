@@ -69,7 +69,6 @@ from thiqa.stix.patterns.ast import (
     Within,
 )
 from thiqa.stix.patterns.errors import PatternError
-from thiqa.stix.patterns.fastpath import fast_parse
 from thiqa.stix.patterns.lexer import (
     AND,
     ASTERISK,
@@ -149,10 +148,10 @@ _QUALIFIER_NAMES: Final = {START: "START/STOP", WITHIN: "WITHIN", REPEATS: "REPE
 
 
 def parse(text: str) -> Pattern:
-    """Parse ``text``; raise ``PatternError`` saying what is wrong and where."""
-    pattern = fast_parse(text)
-    if pattern is not None:
-        return pattern
+    """Parse ``text``; raise ``PatternError`` saying what is wrong and where.
+
+    This is the general parser; ``parse_pattern`` tries ``fastpath`` first.
+    """
     if _LEADING.match(text) is None:
         raise PatternError(
             "a pattern must start with '[' (after any '(' and whitespace; no comment before it)",

@@ -33,17 +33,20 @@ CREATE TABLE grants (
     PRIMARY KEY (collection_pk, org_id)
 );
 
--- One row per object version (id, version key): the body is stored once, however many
--- collections hold it.
+-- One row per distinct object version body: stored once, however many collections hold
+-- it. Immutability ((id, version) never changes) is enforced per collection, not here:
+-- comparing with a collection the writer cannot see would reveal what that collection
+-- holds, so two collections may hold different bodies under one (id, version).
 CREATE TABLE versions (
     vid          INTEGER PRIMARY KEY,
     object_id    TEXT NOT NULL,
     vkey         TEXT NOT NULL,
+    digest       BLOB NOT NULL,              -- BLAKE2b-128 of body
     version      TEXT NOT NULL,
     type         TEXT NOT NULL,
     spec_version TEXT NOT NULL,
     body         BLOB NOT NULL,
-    UNIQUE (object_id, vkey)
+    UNIQUE (object_id, vkey, digest)
 );
 
 -- One row per version added to a collection. seq is the node-wide sequence (never
