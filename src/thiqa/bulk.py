@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from thiqa.clock import Clock
+from thiqa.errors import BadRequest
 from thiqa.ingest import prepare
-from thiqa.reader import read_objects
+from thiqa.reader import ReadError, read_objects
 from thiqa.store import Store
 from thiqa.store.model import Collection, NewVersion
 
@@ -59,25 +60,35 @@ def load_files(
             on_reject(r)
 
     for path in paths:
-        for batch in read_objects(path, on_progress=on_progress, batch=BATCH):
-            good: list[NewVersion] = []
-            places: list[str] = []
-            for item in batch:
-                if item.obj is None:
-                    reject(Rejection(item.where, "", "not a STIX object: expected a JSON object"))
-                    continue
-                prepared = prepare(item.obj)
-                if isinstance(prepared, NewVersion):
-                    good.append(prepared)
-                    places.append(item.where)
-                else:
-                    reject(Rejection(item.where, prepared.id, prepared.message or ""))
-            report.read += len(batch)
-            outcomes = store.add_versions(collection.pk, good, clock.now_us())
-            for where, outcome in zip(places, outcomes, strict=True):
-                if outcome.ok:
-                    report.stored += 1
-                else:
-                    reject(Rejection(where, outcome.id, outcome.message or ""))
+        try:
+            _load_file(store, collection, path, clock, on_progress, reject, report)
+        except ReadError as exc:
+            raise BadRequest(f"{exc} ({report.stored} objects read before it were stored)"
+                             ) from exc
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _load_file(store: Store, collection: Collection, path: Path, clock: Clock,
+               on_progress: Callable[[int], None] | None,
+               reject: Callable[[Rejection], None], report: LoadReport) -> None:
+    for batch in read_objects(path, on_progress=on_progress, batch=BATCH):
+        good: list[NewVersion] = []
+        places: list[str] = []
+        for item in batch:
+            if item.obj is None:
+                reject(Rejection(item.where, "", "not a STIX object: expected a JSON object"))
+                continue
+            prepared = prepare(item.obj)
+            if isinstance(prepared, NewVersion):
+                good.append(prepared)
+                places.append(item.where)
+            else:
+                reject(Rejection(item.where, prepared.id, prepared.message or ""))
+        report.read += len(batch)
+        outcomes = store.add_versions(collection.pk, good, clock.now_us())
+        for where, outcome in zip(places, outcomes, strict=True):
+            if outcome.ok:
+                report.stored += 1
+            else:
+                reject(Rejection(where, outcome.id, outcome.message or ""))

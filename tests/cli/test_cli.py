@@ -105,3 +105,30 @@ def test_config_check(data: str) -> None:
 def test_serve_refuses_beyond_loopback_without_tls(data: str) -> None:
     r = run("serve", "--data", data, "--host", "0.0.0.0")
     assert r.exit_code == 1 and "TLS" in r.stderr
+
+
+def test_load_of_malformed_json_keeps_what_came_before(data: str, tmp_path: Path) -> None:
+    ok_json("init", "--data", data)
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"type": "bundle", "id": "bundle--6e1b4d6b-6b6b-4b6b-8b6b-6b6b6b6b6b6b", '
+                      '"objects": [' + json.dumps(indicator(1)) + ", "
+                      + json.dumps(indicator(2)) + ",]}")
+    r = run("load", str(broken), "--data", data, "--quiet")
+    assert r.exit_code == 1
+    assert r.stderr.startswith("error: ") and "broken.json" in r.stderr
+    assert "2 objects read before it were stored" in r.stderr
+    assert ok_json("collection", "list", "--data", data)[0]["objects"] == 2
+
+
+def test_load_of_a_real_malformed_misp_file_fails_clearly(data: str) -> None:
+    ok_json("init", "--data", data)
+    events = DATA / "misp" / "events" / "eset-malware-ioc"
+    for path in sorted(events.glob("*.json")):
+        try:
+            json.loads(path.read_text())
+        except ValueError:
+            break
+    else:
+        pytest.fail("the data set's malformed file is missing")
+    r = run("load", str(path), "--data", data, "--quiet")
+    assert r.exit_code == 1 and path.name in r.stderr
