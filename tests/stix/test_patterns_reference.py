@@ -238,3 +238,45 @@ def test_tokenizer_matches_the_reference_lexer() -> None:
     texts += ["0", "00", "0123", "00.5", "0123.x", "-0123", "+007", "1.0123", "/* a", "/*/ */"]
     for text in texts:
         assert _as_antlr_sees_it(L.tokenize(text)) == _antlr_tokens(text), text
+
+
+# -- the fast path's own shapes ----------------------------------------------------
+
+_FAST_SHAPES = [
+    # chains of one operator, as misp-stix and feeds2stix write them
+    "[network-traffic:dst_ref.type = 'ipv4-addr' AND network-traffic:dst_ref.value = "
+    "'5.157.201.166' AND network-traffic:dst_port = 80]",
+    "[file:hashes.MD5 = 'd41d8cd98f00b204e9800998ecf8427e' OR file:hashes.'SHA-1' = "
+    "'da39a3ee5e6b4b0d3255bfef95601890afd80709' OR file:name = 'a.exe']",
+    "([domain-name:value = 'ropromi.in' AND domain-name:resolves_to_refs[*].value = "
+    "'193.186.194.209'])",
+    "[email-message:to_refs[0].value = 'a@example.com']",
+    "[x-custom:list[12][3].leaf != 'x']",
+]
+_NOT_FAST = [
+    "[a:b = 'x' AND a:c = 'y' OR a:d = 'z']",  # mixed: AND binds tighter
+    "[file:hashes[0] = 'd41d8cd98f00b204e9800998ecf8427e']",  # hashes + list index
+    "[a:b[01] = 'x']",
+    "[a:b[ * ] = 'x']",
+    "[a:b[-1] = 'x']",
+    "[a:b = 'x' AND]",
+    "[a:b = 'x' AND a:c = 'y'",
+    "([a:b = 'x']",
+    "[a:b = 'x' ANDa:c = 'y']",
+    "[file:hashes.MD5 = 'zz' AND file:name = 'a']",
+    "[a:b = 'x' AND true:c = 'y']",
+]
+
+
+@pytest.mark.parametrize("text", _FAST_SHAPES)
+def test_fast_path_takes_common_chains(text: str) -> None:
+    assert reference_accepts(text)
+    tree = fast_parse(text)
+    assert tree is not None and fast_check(text)
+    assert tree == parse(text)
+
+
+@pytest.mark.parametrize("text", _NOT_FAST)
+def test_fast_path_leaves_other_shapes_to_the_parser(text: str) -> None:
+    assert fast_parse(text) is None and not fast_check(text)
+    assert reference_accepts(text) == (check_pattern(text) is None), _reference_errors(text)
