@@ -2,4 +2,6 @@
 
 from thiqa.cli import main
 
-main()
+# Guarded: the bulk loader's reader process (spawn) imports the main module again.
+if __name__ == "__main__":
+    main()

@@ -9,6 +9,7 @@ that shares a timestamp), and commit a write durably before returning.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 from thiqa.store.model import (
@@ -23,6 +24,11 @@ from thiqa.store.model import (
     Status,
     Versions,
 )
+
+
+class BulkWriter(Protocol):
+    def add(self, items: Sequence[NewVersion], now_us: int) -> list[Outcome]:
+        """Like :meth:`Store.add_versions`, but durable only once the session commits."""
 
 
 class Store(Protocol):
@@ -50,6 +56,12 @@ class Store(Protocol):
     def add_versions(self, collection_pk: int, items: Sequence[NewVersion],
                      now_us: int) -> list[Outcome]:
         """Add versions to a collection in one durable transaction, one outcome per item."""
+    def bulk(self, collection_pk: int, *,
+             commit_every: int = 100_000) -> AbstractContextManager[BulkWriter]:
+        """A session of many ``add`` calls with few, large transactions (``thiqa load``).
+
+        Everything added is durable when the ``with`` block ends without an exception.
+        """
     def query(self, q: ObjectQuery, *, bodies: bool = True) -> Page: ...
     def delete_versions(self, collection_pk: int, object_id: str, versions: Versions,
                         spec_versions: tuple[str, ...] = ()) -> int:
@@ -80,4 +92,4 @@ def open_store(url: str, data_dir: str) -> Store:
     return SQLiteStore(path)
 
 
-__all__ = ["Store", "open_store"]
+__all__ = ["BulkWriter", "Store", "open_store"]
