@@ -1,8 +1,9 @@
 """The service layer: what a node does, independent of HTTP and of SQL.
 
-The TAXII endpoints and the CLI both call :class:`Node`; it authenticates, decides
-access (:mod:`thiqa.access`), validates writes (:mod:`thiqa.ingest`) and talks to the
-store in domain types.
+The TAXII endpoints, the admin API and the CLI all call :class:`Node`; it
+authenticates, decides access (:mod:`thiqa.access`), validates writes
+(:mod:`thiqa.ingest`), manages organisations, communities and agreements, and talks to
+the store in domain types.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class Node:
             store.set_meta(_CURSOR_SECRET, secret)
         self.cursor_secret = bytes.fromhex(secret)
 
-    # -- administration (CLI; later the admin API) ----------------------------------------
+    # -- administration (CLI and admin API) ------------------------------------------------
     def create_org(self, name: str) -> Org:
         if not name.strip():
             raise BadRequest("an organisation needs a name")
@@ -144,7 +145,7 @@ class Node:
         for ref in conveners:  # a convener named as a member too is a convener
             org = self.org(ref)
             roles[org.id] = Member(0, org.id, "convener", now)
-        return self._create("community", name, description, list(roles.values()),
+        return self._create("community", name, description, list(roles.values()), now,
                             description or f"Shared among the members of {name}")
 
     def create_agreement(self, org_a: str, org_b: str, *, name: str | None = None,
@@ -162,7 +163,7 @@ class Node:
         name = self._new_community_name(name if name is not None else f"{a.name} & {b.name}")
         now = self.clock.now_us()
         members = [Member(0, a.id, "convener", now), Member(0, b.id, "convener", now)]
-        return self._create("agreement", name, description, members,
+        return self._create("agreement", name, description, members, now,
                             description or f"Shared between {a.name} and {b.name}")
 
     def community(self, ref: str) -> CommunityView:
@@ -213,8 +214,7 @@ class Node:
         return name
 
     def _create(self, kind: CommunityKind, name: str, description: str, members: list[Member],
-                collection_description: str) -> CommunityView:
-        now = self.clock.now_us()
+                now: int, collection_description: str) -> CommunityView:
         community = Community(0, str(uuid.UUID(self.clock.new_uuid())), kind, name,
                               description, now)
         collection = Collection(0, str(uuid.UUID(self.clock.new_uuid())), name,

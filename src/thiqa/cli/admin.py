@@ -46,9 +46,14 @@ def org_list(as_json: bool, **options: Any) -> None:
         orgs = node.store.list_orgs()
         counts = node.store.membership_counts()
         emit(as_json, [admin_json.org(o, counts.get(o.id, 0)) for o in orgs],
-             "\n".join(f"{o.id}  {counts.get(o.id, 0):>4} communities  {o.name}" for o in orgs))
+             "\n".join(f"{o.id}  {_in_communities(counts.get(o.id, 0)):<18} {o.name}"
+                       for o in orgs))
     finally:
         node.store.close()
+
+
+def _in_communities(n: int) -> str:
+    return f"in {n} communit{'y' if n == 1 else 'ies'}"
 
 
 @main.group()
