@@ -71,7 +71,7 @@ def test_orgs(client: TestClient, world: World, forum: str) -> None:
 def test_community_lifecycle(client: TestClient, world: World) -> None:
     h = admin(world)
     r = client.post("/admin/communities/", headers=h, json={
-        "name": "Sahel Forum", "description": "regional", "members": ["Agency A"],
+        "name": "Sahel Forum", "description": None, "members": ["Agency A"],
         "conveners": ["Agency B"]})
     assert r.status_code == 201, r.text
     made = r.json()

@@ -75,7 +75,10 @@ class _Fields:
         self.body = body
 
     def text(self, name: str, default: str | None = None) -> str:
-        value = self.body.get(name, default)
+        """A string field; null counts as absent."""
+        value = self.body.get(name)
+        if value is None:
+            value = default
         if value is None:
             raise BadRequest(f"the field {name!r} is required")
         if not isinstance(value, str):

@@ -206,7 +206,7 @@ class Node:
     def _new_community_name(self, name: str) -> str:
         name = name.strip()
         if not name:
-            raise BadRequest("a community needs a name")
+            raise BadRequest("a community or agreement needs a name")
         if len(name) > _NAME_MAX:
             raise BadRequest(f"a community name has at most {_NAME_MAX} characters")
         if self.store.get_community(name) is not None:

@@ -15,6 +15,7 @@ from thiqa.store.model import (
     ApiKey,
     Collection,
     Community,
+    CommunityKind,
     Grant,
     Member,
     NewVersion,
@@ -58,7 +59,7 @@ class Store(Protocol):
     def get_community(self, ref: str) -> Community | None:
         """By id or by name."""
     def community_by_pk(self, pk: int) -> Community | None: ...
-    def list_communities(self, kind: str | None = None) -> list[Community]:
+    def list_communities(self, kind: CommunityKind | None = None) -> list[Community]:
         """All communities (or those of one kind), by name."""
     def agreement_between(self, org_a: str, org_b: str) -> Community | None: ...
     def members(self, community_pk: int) -> list[Member]:

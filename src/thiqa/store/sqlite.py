@@ -26,6 +26,7 @@ from thiqa.store.model import (
     ApiKey,
     Collection,
     Community,
+    CommunityKind,
     Grant,
     Member,
     NewVersion,
@@ -256,7 +257,7 @@ class SQLiteStore:
         rows = self._read(f"SELECT {self._COMM_COLS} FROM communities WHERE pk = ?", (pk,))
         return Community(*rows[0]) if rows else None
 
-    def list_communities(self, kind: str | None = None) -> list[Community]:
+    def list_communities(self, kind: CommunityKind | None = None) -> list[Community]:
         if kind is None:
             rows = self._read(f"SELECT {self._COMM_COLS} FROM communities ORDER BY name")
         else:
