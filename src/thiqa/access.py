@@ -1,13 +1,24 @@
 """What a caller may do with a collection (TAXII can_read / can_write, §5.2.1).
 
-Roles: ``admin`` reads and writes every collection and administers the node;
-``analyst`` reads and writes where its organisation has a grant; ``reader`` only ever
-reads. A collection the caller can neither read nor write does not exist for it
-(404, never 403), so its existence does not leak.
+This is the one place that decides collection access. Roles: ``admin`` reads and
+writes every collection and administers the node; ``analyst`` reads and writes where
+its organisation may; ``reader`` only ever reads.
+
+What the organisation may do depends on the kind of collection:
+
+- a **community's collection** (``Collection.community_pk`` set): every member of the
+  community reads and writes it, whatever its member role; nobody else has any
+  access, and per-collection grants are ignored, so removing a member takes effect
+  completely and at once;
+- a **plain collection**: the organisation's explicit grant decides.
+
+A collection the caller can neither read nor write does not exist for it (404, never
+403), so its existence does not leak.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from thiqa.auth import Principal
@@ -24,10 +35,25 @@ class Access:
         return self.can_read or self.can_write
 
 
-def collection_access(who: Principal, collection: Collection, grants: dict[int, Grant]) -> Access:
+@dataclass(frozen=True, slots=True)
+class Entitlements:
+    """What an organisation holds: grants on plain collections (by collection pk) and
+    the communities it is a member of (by community pk)."""
+
+    grants: Mapping[int, Grant]
+    communities: frozenset[int]
+
+
+NOTHING = Entitlements({}, frozenset())
+
+
+def collection_access(who: Principal, collection: Collection, held: Entitlements) -> Access:
     if who.is_admin:
         return Access(True, True)
-    grant = grants.get(collection.pk)
+    if collection.community_pk is not None:
+        member = collection.community_pk in held.communities
+        return Access(member, member and who.role != "reader")
+    grant = held.grants.get(collection.pk)
     if grant is None:
         return Access(False, False)
     return Access(grant.can_read, grant.can_write and who.role != "reader")

@@ -1,30 +1,37 @@
 """The service layer: what a node does, independent of HTTP and of SQL.
 
-The TAXII endpoints and the CLI both call :class:`Node`; it authenticates, decides
-access (:mod:`thiqa.access`), validates writes (:mod:`thiqa.ingest`) and talks to the
-store in domain types.
+The TAXII endpoints, the admin API and the CLI all call :class:`Node`; it
+authenticates, decides access (:mod:`thiqa.access`), validates writes
+(:mod:`thiqa.ingest`), manages organisations, communities and agreements, and talks to
+the store in domain types.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
+import unicodedata
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from thiqa import auth, ingest
-from thiqa.access import Access, collection_access
+from thiqa.access import NOTHING, Access, Entitlements, collection_access
 from thiqa.auth import Principal
 from thiqa.clock import Clock
 from thiqa.errors import BadRequest, Conflict, Forbidden, NotFound
 from thiqa.settings import Settings
 from thiqa.store import Store
 from thiqa.store.model import (
+    MEMBER_ROLES,
     ROLES,
     ApiKey,
     Collection,
+    Community,
+    CommunityKind,
     Grant,
+    Member,
     ObjectQuery,
     Org,
     Page,
@@ -36,12 +43,23 @@ _CURSOR_SECRET = "cursor_secret"
 # One transaction per this many objects: big enough to amortise the commit's fsync,
 # small enough to keep a write lock short while readers and other writers wait.
 WRITE_BATCH = 5000
+_NAME_MAX = 200
+_ALIAS_MAX = 48
 
 
 @dataclass(frozen=True, slots=True)
 class CollectionView:
     collection: Collection
     access: Access
+
+
+@dataclass(frozen=True, slots=True)
+class CommunityView:
+    """A community with its members (and their organisations) and its collections."""
+
+    community: Community
+    members: list[tuple[Member, Org]]
+    collections: list[Collection]
 
 
 class Node:
@@ -55,7 +73,7 @@ class Node:
             store.set_meta(_CURSOR_SECRET, secret)
         self.cursor_secret = bytes.fromhex(secret)
 
-    # -- administration (CLI; later the admin API) ----------------------------------------
+    # -- administration (CLI and admin API) ------------------------------------------------
     def create_org(self, name: str) -> Org:
         if not name.strip():
             raise BadRequest("an organisation needs a name")
@@ -105,24 +123,143 @@ class Node:
         collection = self.store.get_collection(collection_ref)
         if collection is None:
             raise NotFound(f"no collection {collection_ref!r}")
+        if collection.community_pk is not None:
+            owner = self.store.community_by_pk(collection.community_pk)
+            raise Conflict(f"membership of {owner.name if owner else 'its community'!r} "
+                           "decides access to this collection; add or remove members instead")
         grant = Grant(collection.pk, self.org(org_ref).id, read, write)
         self.store.set_grant(grant)
         return grant
+
+    # -- communities and agreements ----------------------------------------------------
+    def create_community(self, name: str, *, description: str = "",
+                         members: Iterable[str] = (),
+                         conveners: Iterable[str] = ()) -> CommunityView:
+        """A community, its members (conveners are members too) and its collection."""
+        name = self._new_community_name(name)
+        now = self.clock.now_us()
+        roles: dict[str, Member] = {}
+        for ref in members:
+            org = self.org(ref)
+            roles[org.id] = Member(0, org.id, "member", now)
+        for ref in conveners:  # a convener named as a member too is a convener
+            org = self.org(ref)
+            roles[org.id] = Member(0, org.id, "convener", now)
+        return self._create("community", name, description, list(roles.values()), now,
+                            description or f"Shared among the members of {name}")
+
+    def create_agreement(self, org_a: str, org_b: str, *, name: str | None = None,
+                         description: str = "") -> CommunityView:
+        """A bilateral agreement: exactly two distinct organisations, one agreement per pair.
+        Both parties are its conveners: neither has more say than the other."""
+        a, b = self.org(org_a), self.org(org_b)
+        if a.id == b.id:
+            raise BadRequest(f"an agreement needs two different organisations, not {a.name!r} "
+                             "twice")
+        existing = self.store.agreement_between(a.id, b.id)
+        if existing is not None:
+            raise Conflict(f"{a.name!r} and {b.name!r} already have an agreement: "
+                           f"{existing.name!r} ({existing.id})")
+        name = self._new_community_name(name if name is not None else f"{a.name} & {b.name}")
+        now = self.clock.now_us()
+        members = [Member(0, a.id, "convener", now), Member(0, b.id, "convener", now)]
+        return self._create("agreement", name, description, members, now,
+                            description or f"Shared between {a.name} and {b.name}")
+
+    def community(self, ref: str) -> CommunityView:
+        """A community or agreement by id or name."""
+        return self._view(self._community(ref))
+
+    def communities(self, kind: CommunityKind | None = None) -> list[CommunityView]:
+        orgs = {o.id: o for o in self.store.list_orgs()}
+        return [self._view(c, orgs) for c in self.store.list_communities(kind)]
+
+    def add_member(self, ref: str, org_ref: str, role: str = "member") -> Member:
+        if role not in MEMBER_ROLES:
+            raise BadRequest(f"member role must be one of {', '.join(MEMBER_ROLES)}, "
+                             f"not {role!r}")
+        community, org = self._changeable(ref), self.org(org_ref)
+        if community.pk in self.store.memberships(org.id):
+            raise Conflict(f"{org.name!r} is already a member of {community.name!r}")
+        member = Member(community.pk, org.id, role, self.clock.now_us())
+        self.store.add_member(member)
+        return member
+
+    def remove_member(self, ref: str, org_ref: str) -> None:
+        community, org = self._changeable(ref), self.org(org_ref)
+        if not self.store.remove_member(community.pk, org.id):
+            raise NotFound(f"{org.name!r} is not a member of {community.name!r}")
+
+    def _community(self, ref: str) -> Community:
+        community = self.store.get_community(ref)
+        if community is None:
+            raise NotFound(f"no community or agreement {ref!r}")
+        return community
+
+    def _changeable(self, ref: str) -> Community:
+        community = self._community(ref)
+        if community.kind == "agreement":
+            raise Conflict(f"{community.name!r} is an agreement: its two members are fixed; "
+                           "create another agreement or a community instead")
+        return community
+
+    def _new_community_name(self, name: str) -> str:
+        name = name.strip()
+        if not name:
+            raise BadRequest("a community or agreement needs a name")
+        if len(name) > _NAME_MAX:
+            raise BadRequest(f"a community name has at most {_NAME_MAX} characters")
+        if self.store.get_community(name) is not None:
+            raise Conflict(f"a community or agreement named {name!r} already exists")
+        return name
+
+    def _create(self, kind: CommunityKind, name: str, description: str, members: list[Member],
+                now: int, collection_description: str) -> CommunityView:
+        community = Community(0, str(uuid.UUID(self.clock.new_uuid())), kind, name,
+                              description, now)
+        collection = Collection(0, str(uuid.UUID(self.clock.new_uuid())), name,
+                                collection_description, self._free_alias(name, kind), now)
+        stored, _ = self.store.add_community(community, members, [collection])
+        return self._view(stored)
+
+    def _free_alias(self, name: str, kind: str) -> str:
+        """A collection alias from the name: ASCII letters, digits and dashes, unique."""
+        ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+        base = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:_ALIAS_MAX]
+        base = base.strip("-") or kind
+        alias, n = base, 1
+        while self.store.get_collection(alias) is not None:
+            n += 1
+            alias = f"{base}-{n}"
+        return alias
+
+    def _view(self, community: Community, orgs: dict[str, Org] | None = None) -> CommunityView:
+        members = self.store.members(community.pk)
+        if orgs is None:
+            orgs = {o.id: o for o in self.store.list_orgs()}
+        return CommunityView(community, [(m, orgs[m.org_id]) for m in members],
+                             self.store.community_collections(community.pk))
 
     # -- TAXII ------------------------------------------------------------------------------
     def authenticate(self, authorization: str | None) -> Principal:
         return auth.authenticate(self.store, authorization)
 
+    def entitlements(self, who: Principal) -> Entitlements:
+        """Read afresh on every request: a grant or membership change applies at once."""
+        if who.is_admin:
+            return NOTHING  # admins need none (thiqa.access)
+        return Entitlements(self.store.grants(who.org.id), self.store.memberships(who.org.id))
+
     def collections(self, who: Principal) -> list[CollectionView]:
-        grants = self.store.grants(who.org.id)
-        views = [CollectionView(c, collection_access(who, c, grants))
+        held = self.entitlements(who)
+        views = [CollectionView(c, collection_access(who, c, held))
                  for c in self.store.list_collections()]
         return [v for v in views if v.access.visible]
 
     def collection(self, who: Principal, ref: str) -> CollectionView:
         collection = self.store.get_collection(ref)
         if collection is not None:
-            access = collection_access(who, collection, self.store.grants(who.org.id))
+            access = collection_access(who, collection, self.entitlements(who))
             if access.visible:
                 return CollectionView(collection, access)
         # Same answer for absent and invisible collections (TAXII 2.1 §5.2: 404 for both).

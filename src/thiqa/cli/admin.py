@@ -1,4 +1,5 @@
-"""Admin verbs: organisations, API keys, collections and their grants."""
+"""Admin verbs: organisations, API keys, collections and their grants, communities and
+agreements."""
 
 from __future__ import annotations
 
@@ -6,27 +7,14 @@ from typing import Any
 
 import click
 
+from thiqa import admin_json
 from thiqa.cli import emit, main, open_node, setting_options
 from thiqa.errors import NotFound
-from thiqa.store.model import ROLES, ApiKey, Collection, Org
-from thiqa.timestamps import format_us
+from thiqa.node import CommunityView
+from thiqa.store.model import MEMBER_ROLES, ROLES
 
 _json_flag = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 _store_options = setting_options(["data", "db"])
-
-
-def _org(o: Org) -> dict[str, Any]:
-    return {"id": o.id, "name": o.name, "created": format_us(o.created_us)}
-
-
-def _key(k: ApiKey) -> dict[str, Any]:
-    return {"id": k.id, "org_id": k.org_id, "role": k.role, "label": k.label,
-            "created": format_us(k.created_us),
-            "revoked": format_us(k.revoked_us) if k.revoked_us is not None else None}
-
-
-def _collection(c: Collection) -> dict[str, Any]:
-    return {"id": c.id, "alias": c.alias, "title": c.title, "description": c.description}
 
 
 @main.group()
@@ -43,7 +31,7 @@ def org_add(name: str, as_json: bool, **options: Any) -> None:
     node = open_node(options)
     try:
         o = node.create_org(name)
-        emit(as_json, _org(o), f"{o.id}  {o.name}")
+        emit(as_json, admin_json.org(o), f"{o.id}  {o.name}")
     finally:
         node.store.close()
 
@@ -52,13 +40,20 @@ def org_add(name: str, as_json: bool, **options: Any) -> None:
 @_store_options
 @_json_flag
 def org_list(as_json: bool, **options: Any) -> None:
-    """List organisations."""
+    """List organisations and how many communities or agreements each belongs to."""
     node = open_node(options)
     try:
         orgs = node.store.list_orgs()
-        emit(as_json, [_org(o) for o in orgs], "\n".join(f"{o.id}  {o.name}" for o in orgs))
+        counts = node.store.membership_counts()
+        emit(as_json, [admin_json.org(o, counts.get(o.id, 0)) for o in orgs],
+             "\n".join(f"{o.id}  {_in_communities(counts.get(o.id, 0)):<18} {o.name}"
+                       for o in orgs))
     finally:
         node.store.close()
+
+
+def _in_communities(n: int) -> str:
+    return f"in {n} communit{'y' if n == 1 else 'ies'}"
 
 
 @main.group()
@@ -77,7 +72,7 @@ def key_create(org_ref: str, role: str, label: str, as_json: bool, **options: An
     node = open_node(options)
     try:
         record, secret = node.create_key(org_ref, role, label)
-        emit(as_json, {**_key(record), "key": secret},
+        emit(as_json, {**admin_json.key(record), "key": secret},
              f"{secret}\n(key id {record.id}, role {record.role}; shown once, store it now)")
     finally:
         node.store.close()
@@ -95,7 +90,7 @@ def key_list(org_ref: str | None, as_json: bool, **options: Any) -> None:
         keys = node.store.list_keys(org_id)
         lines = [f"{k.id}  {k.role:<8} {k.org_id}  {'revoked' if k.revoked_us else 'active'}"
                  f"  {k.label}" for k in keys]
-        emit(as_json, [_key(k) for k in keys], "\n".join(lines))
+        emit(as_json, [admin_json.key(k) for k in keys], "\n".join(lines))
     finally:
         node.store.close()
 
@@ -134,7 +129,7 @@ def collection_create(title: str, alias: str | None, description: str, readers: 
     try:
         c = node.create_collection(title, description=description, alias=alias,
                                    readers=readers, writers=writers)
-        emit(as_json, _collection(c), f"{c.id}  {c.title}")
+        emit(as_json, admin_json.collection(c), f"{c.id}  {c.title}")
     finally:
         node.store.close()
 
@@ -147,7 +142,7 @@ def collection_list(as_json: bool, **options: Any) -> None:
     node = open_node(options)
     try:
         rows = [(c, node.store.count(c.pk)) for c in node.store.list_collections()]
-        emit(as_json, [{**_collection(c), "objects": n} for c, n in rows],
+        emit(as_json, [{**admin_json.collection(c), "objects": n} for c, n in rows],
              "\n".join(f"{c.id}  {c.alias or '-':<16} {n:>9}  {c.title}" for c, n in rows))
     finally:
         node.store.close()
@@ -172,5 +167,149 @@ def collection_grant(collection_ref: str, org_ref: str, read: bool, write: bool,
         emit(as_json, {"collection": c.id, "org_id": g.org_id, "can_read": g.can_read,
                        "can_write": g.can_write},
              f"{g.org_id} on {c.id}: read={g.can_read} write={g.can_write}")
+    finally:
+        node.store.close()
+
+
+def _community_text(view: CommunityView) -> str:
+    c = view.community
+    lines = [f"{c.id}  {c.kind}  {c.name}"]
+    if c.description:
+        lines.append(f"  {c.description}")
+    lines += [f"  collection {x.id}  {x.alias}" for x in view.collections]
+    lines += [f"  {m.role:<8} {o.id}  {o.name}" for m, o in view.members]
+    return "\n".join(lines)
+
+
+def _community_row(view: CommunityView) -> str:
+    c = view.community
+    alias = view.collections[0].alias if view.collections else None
+    return f"{c.id}  {alias or '-':<24} {len(view.members):>4} members  {c.name}"
+
+
+@main.group()
+def community() -> None:
+    """Communities: named sets of member organisations sharing through their collections."""
+
+
+@community.command("create")
+@click.argument("name")
+@click.option("--member", "members", multiple=True,
+              help="Member organisation, by name or identity id (repeat).")
+@click.option("--convener", "conveners", multiple=True,
+              help="Convening organisation: a member that manages the community (repeat).")
+@click.option("--description", default="")
+@_store_options
+@_json_flag
+def community_create(name: str, members: tuple[str, ...], conveners: tuple[str, ...],
+                     description: str, as_json: bool, **options: Any) -> None:
+    """Create a community and its TAXII collection (alias derived from the name)."""
+    node = open_node(options)
+    try:
+        view = node.create_community(name, description=description, members=members,
+                                     conveners=conveners)
+        emit(as_json, admin_json.community(view), _community_text(view))
+    finally:
+        node.store.close()
+
+
+@community.command("list")
+@_store_options
+@_json_flag
+def community_list(as_json: bool, **options: Any) -> None:
+    """List communities with their member counts (agreements: `thiqa agreement list`)."""
+    node = open_node(options)
+    try:
+        views = node.communities("community")
+        emit(as_json, [admin_json.community(v, members=False) for v in views],
+             "\n".join(_community_row(v) for v in views))
+    finally:
+        node.store.close()
+
+
+@community.command("show")
+@click.argument("ref")
+@_store_options
+@_json_flag
+def community_show(ref: str, as_json: bool, **options: Any) -> None:
+    """Show a community or agreement (by id or name), its members and collections."""
+    node = open_node(options)
+    try:
+        view = node.community(ref)
+        emit(as_json, admin_json.community(view), _community_text(view))
+    finally:
+        node.store.close()
+
+
+@community.command("add-member")
+@click.argument("ref")
+@click.argument("org_ref")
+@click.option("--role", type=click.Choice(MEMBER_ROLES), default="member", show_default=True)
+@_store_options
+@_json_flag
+def community_add_member(ref: str, org_ref: str, role: str, as_json: bool,
+                         **options: Any) -> None:
+    """Add an organisation to a community; it reads and writes the community's
+    collections from now on."""
+    node = open_node(options)
+    try:
+        m = node.add_member(ref, org_ref, role)
+        c, o = node.community(ref).community, node.org(m.org_id)
+        emit(as_json, {"community": c.id, **admin_json.member(m, o)},
+             f"{o.id} ({o.name}) is now a {m.role} of {c.name}")
+    finally:
+        node.store.close()
+
+
+@community.command("remove-member")
+@click.argument("ref")
+@click.argument("org_ref")
+@_store_options
+@_json_flag
+def community_remove_member(ref: str, org_ref: str, as_json: bool, **options: Any) -> None:
+    """Remove an organisation from a community; its access ends at once."""
+    node = open_node(options)
+    try:
+        node.remove_member(ref, org_ref)
+        c, o = node.community(ref).community, node.org(org_ref)
+        emit(as_json, {"community": c.id, "org_id": o.id, "removed": True},
+             f"{o.id} ({o.name}) is no longer a member of {c.name}")
+    finally:
+        node.store.close()
+
+
+@main.group()
+def agreement() -> None:
+    """Bilateral agreements: communities of exactly two organisations, fixed at creation."""
+
+
+@agreement.command("create")
+@click.argument("org_a")
+@click.argument("org_b")
+@click.option("--name", default=None, help="[default: 'ORG_A & ORG_B']")
+@click.option("--description", default="")
+@_store_options
+@_json_flag
+def agreement_create(org_a: str, org_b: str, name: str | None, description: str,
+                     as_json: bool, **options: Any) -> None:
+    """Create an agreement between two organisations, and its TAXII collection."""
+    node = open_node(options)
+    try:
+        view = node.create_agreement(org_a, org_b, name=name, description=description)
+        emit(as_json, admin_json.community(view), _community_text(view))
+    finally:
+        node.store.close()
+
+
+@agreement.command("list")
+@_store_options
+@_json_flag
+def agreement_list(as_json: bool, **options: Any) -> None:
+    """List agreements with their two members."""
+    node = open_node(options)
+    try:
+        views = node.communities("agreement")
+        emit(as_json, [admin_json.community(v) for v in views],
+             "\n".join(_community_row(v) for v in views))
     finally:
         node.store.close()

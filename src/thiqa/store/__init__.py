@@ -15,7 +15,10 @@ from typing import Protocol
 from thiqa.store.model import (
     ApiKey,
     Collection,
+    Community,
+    CommunityKind,
     Grant,
+    Member,
     NewVersion,
     ObjectQuery,
     Org,
@@ -51,6 +54,29 @@ class Store(Protocol):
     def set_grant(self, grant: Grant) -> None: ...
     def grants(self, org_id: str) -> dict[int, Grant]:
         """The org's grants, by collection pk."""
+
+    # -- communities and agreements -------------------------------------------------
+    def add_community(self, community: Community, members: Sequence[Member],
+                      collections: Sequence[Collection]) -> tuple[Community, list[Collection]]:
+        """Store a community, its members and its collections in one transaction; returns
+        them with ``pk`` assigned (members' and collections' ``community_pk`` are filled
+        in here). An agreement must have exactly two members; a second agreement between
+        the same pair is a Conflict."""
+    def get_community(self, ref: str) -> Community | None:
+        """By id or by name."""
+    def community_by_pk(self, pk: int) -> Community | None: ...
+    def list_communities(self, kind: CommunityKind | None = None) -> list[Community]:
+        """All communities (or those of one kind), by name."""
+    def agreement_between(self, org_a: str, org_b: str) -> Community | None: ...
+    def members(self, community_pk: int) -> list[Member]:
+        """Conveners first, then members, each in order of joining."""
+    def add_member(self, member: Member) -> None: ...
+    def remove_member(self, community_pk: int, org_id: str) -> bool: ...
+    def memberships(self, org_id: str) -> frozenset[int]:
+        """The pks of the communities the org is a member of (any role)."""
+    def membership_counts(self) -> dict[str, int]:
+        """How many communities each org is a member of, by org id (absent: none)."""
+    def community_collections(self, community_pk: int) -> list[Collection]: ...
 
     # -- object versions ------------------------------------------------------------
     def add_versions(self, collection_pk: int, items: Sequence[NewVersion],

@@ -7,6 +7,9 @@ from typing import Literal
 
 Role = Literal["admin", "analyst", "reader"]
 ROLES: tuple[Role, ...] = ("admin", "analyst", "reader")
+CommunityKind = Literal["community", "agreement"]
+MemberRole = Literal["member", "convener"]
+MEMBER_ROLES: tuple[MemberRole, ...] = ("member", "convener")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,12 +35,46 @@ class ApiKey:
 
 @dataclass(frozen=True, slots=True)
 class Collection:
+    """A TAXII collection. ``community_pk`` names the community it belongs to (whose
+    membership decides access to it), or is None for a plain collection governed by
+    per-organisation grants."""
+
     pk: int
     id: str
     title: str
     description: str = ""
     alias: str | None = None
     created_us: int = 0
+    community_pk: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Community:
+    """A named set of member organisations sharing through the community's collections.
+
+    An ``agreement`` is the bilateral case: exactly two members, fixed at creation.
+    ``id`` is a stable UUID, the community's public name in every API and, later, in
+    the scope recorded on shared object versions.
+    """
+
+    pk: int
+    id: str
+    kind: CommunityKind
+    name: str
+    description: str = ""
+    created_us: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One organisation's membership of one community. A ``convener`` manages the
+    community (membership, and later its default handling); both roles read and write
+    its collections."""
+
+    community_pk: int
+    org_id: str
+    role: MemberRole
+    joined_us: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,12 +30,15 @@ from typing import Any
 
 import orjson
 
-from thiqa.errors import Conflict, StoreError
+from thiqa.errors import BadRequest, Conflict, StoreError
 from thiqa.store import BulkWriter, heads
 from thiqa.store.model import (
     ApiKey,
     Collection,
+    Community,
+    CommunityKind,
     Grant,
+    Member,
     NewVersion,
     ObjectQuery,
     Org,
@@ -219,17 +222,11 @@ class SQLiteStore:
             return cur.rowcount > 0
 
     # -- collections ------------------------------------------------------------------
-    _COLL_COLS = "pk, id, title, description, alias, created_us"
+    _COLL_COLS = "pk, id, title, description, alias, created_us, community_pk"
 
     def add_collection(self, collection: Collection) -> Collection:
-        c = collection
         with self._tx() as cx:
-            cur = cx.execute("INSERT INTO collections (id, alias, title, description, created_us)"
-                             " VALUES (?, ?, ?, ?, ?)",
-                             (c.id, c.alias, c.title, c.description, c.created_us))
-            pk = cur.lastrowid
-        assert pk is not None
-        return Collection(pk, c.id, c.title, c.description, c.alias, c.created_us)
+            return _insert_collection(cx, collection)
 
     def get_collection(self, ref: str) -> Collection | None:
         rows = self._read(f"SELECT {self._COLL_COLS} FROM collections WHERE id = ? OR alias = ?",
@@ -251,6 +248,84 @@ class SQLiteStore:
         rows = self._read("SELECT collection_pk, org_id, can_read, can_write FROM grants "
                           "WHERE org_id = ?", (org_id,))
         return {r[0]: Grant(r[0], r[1], bool(r[2]), bool(r[3])) for r in rows}
+
+    # -- communities and agreements ---------------------------------------------------
+    _COMM_COLS = "pk, id, kind, name, description, created_us"
+
+    def add_community(self, community: Community, members: Sequence[Member],
+                      collections: Sequence[Collection]) -> tuple[Community, list[Collection]]:
+        c = community
+        pair = None
+        if c.kind == "agreement":
+            org_ids = sorted({m.org_id for m in members})
+            if len(org_ids) != 2 or len(members) != 2:
+                raise BadRequest("an agreement has exactly two distinct members")
+            pair = " ".join(org_ids)
+        with self._tx() as cx:
+            cur = cx.execute("INSERT INTO communities (id, kind, name, description, created_us, "
+                             "pair) VALUES (?, ?, ?, ?, ?, ?)",
+                             (c.id, c.kind, c.name, c.description, c.created_us, pair))
+            pk = cur.lastrowid
+            assert pk is not None
+            cx.executemany("INSERT INTO community_members VALUES (?, ?, ?, ?)",
+                           [(pk, m.org_id, m.role, m.joined_us) for m in members])
+            stored = [_insert_collection(cx, Collection(
+                0, x.id, x.title, x.description, x.alias, x.created_us, pk))
+                for x in collections]
+        return Community(pk, c.id, c.kind, c.name, c.description, c.created_us), stored
+
+    def get_community(self, ref: str) -> Community | None:
+        rows = self._read(f"SELECT {self._COMM_COLS} FROM communities WHERE id = ? OR name = ? "
+                          "ORDER BY id = ? DESC LIMIT 1", (ref, ref, ref))
+        return Community(*rows[0]) if rows else None
+
+    def community_by_pk(self, pk: int) -> Community | None:
+        rows = self._read(f"SELECT {self._COMM_COLS} FROM communities WHERE pk = ?", (pk,))
+        return Community(*rows[0]) if rows else None
+
+    def list_communities(self, kind: CommunityKind | None = None) -> list[Community]:
+        if kind is None:
+            rows = self._read(f"SELECT {self._COMM_COLS} FROM communities ORDER BY name")
+        else:
+            rows = self._read(f"SELECT {self._COMM_COLS} FROM communities WHERE kind = ? "
+                              "ORDER BY name", (kind,))
+        return [Community(*r) for r in rows]
+
+    def agreement_between(self, org_a: str, org_b: str) -> Community | None:
+        rows = self._read(f"SELECT {self._COMM_COLS} FROM communities WHERE pair = ?",
+                          (" ".join(sorted((org_a, org_b))),))
+        return Community(*rows[0]) if rows else None
+
+    def members(self, community_pk: int) -> list[Member]:
+        rows = self._read("SELECT community_pk, org_id, role, joined_us FROM community_members "
+                          "WHERE community_pk = ? ORDER BY role = 'convener' DESC, joined_us, "
+                          "org_id", (community_pk,))
+        return [Member(*r) for r in rows]
+
+    def add_member(self, member: Member) -> None:
+        with self._tx() as cx:
+            cx.execute("INSERT INTO community_members VALUES (?, ?, ?, ?)",
+                       (member.community_pk, member.org_id, member.role, member.joined_us))
+
+    def remove_member(self, community_pk: int, org_id: str) -> bool:
+        with self._tx() as cx:
+            cur = cx.execute("DELETE FROM community_members WHERE community_pk = ? AND "
+                             "org_id = ?", (community_pk, org_id))
+            return cur.rowcount > 0
+
+    def memberships(self, org_id: str) -> frozenset[int]:
+        rows = self._read("SELECT community_pk FROM community_members WHERE org_id = ?",
+                          (org_id,))
+        return frozenset(r[0] for r in rows)
+
+    def membership_counts(self) -> dict[str, int]:
+        rows = self._read("SELECT org_id, count(*) FROM community_members GROUP BY org_id")
+        return {r[0]: int(r[1]) for r in rows}
+
+    def community_collections(self, community_pk: int) -> list[Collection]:
+        rows = self._read(f"SELECT {self._COLL_COLS} FROM collections WHERE community_pk = ? "
+                          "ORDER BY pk", (community_pk,))
+        return [Collection(*r) for r in rows]
 
     # -- object versions --------------------------------------------------------------
     def add_versions(self, collection_pk: int, items: Sequence[NewVersion],
@@ -413,6 +488,15 @@ class _Bulk:
         self.open = False
         self.pending = 0
         self.store._lock.release()
+
+
+def _insert_collection(cx: sqlite3.Connection, c: Collection) -> Collection:
+    cur = cx.execute("INSERT INTO collections (id, alias, title, description, created_us, "
+                     "community_pk) VALUES (?, ?, ?, ?, ?, ?)",
+                     (c.id, c.alias, c.title, c.description, c.created_us, c.community_pk))
+    assert cur.lastrowid is not None
+    return Collection(cur.lastrowid, c.id, c.title, c.description, c.alias, c.created_us,
+                      c.community_pk)
 
 
 def _conditions(q: ObjectQuery) -> tuple[list[str], list[Any]]:

@@ -1,8 +1,10 @@
-"""The ASGI application: TAXII 2.1 endpoints (§4, §5) on a :class:`thiqa.node.Node`.
+"""The ASGI application: TAXII 2.1 endpoints (§4, §5) on a :class:`thiqa.node.Node`,
+and the admin API (:mod:`thiqa.admin_api`) under /admin/.
 
 Each endpoint authenticates, negotiates the media type, parses its filters and calls
 the node in a worker thread (the store is synchronous). Every error, ours or
-Starlette's, leaves through :func:`_error_response` as a TAXII error message.
+Starlette's, leaves through :func:`_error_response` as a TAXII error message (served
+as plain JSON on the admin API).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from thiqa import admin_api
 from thiqa.auth import Principal
 from thiqa.clock import Clock
 from thiqa.errors import NotFound, PayloadTooLarge, ThiqaError, Unauthenticated, Unprocessable
@@ -41,10 +44,15 @@ def _json(body: bytes, status: int = 200, headers: dict[str, str] | None = None)
     return Response(body, status_code=status, media_type=media.TAXII, headers=headers)
 
 
-def _error_response(exc: ThiqaError) -> Response:
+def _is_admin_path(request: Request) -> bool:
+    return request.url.path.startswith(admin_api.PREFIX + "/")
+
+
+def _error_response(request: Request, exc: ThiqaError) -> Response:
     headers = {"WWW-Authenticate": _CHALLENGE} if isinstance(exc, Unauthenticated) else None
     body = resources.error(exc.http_status, exc.title, exc.description, exc.details)
-    return _json(body, exc.http_status, headers)
+    media_type = admin_api.JSON if _is_admin_path(request) else media.TAXII
+    return Response(body, status_code=exc.http_status, media_type=media_type, headers=headers)
 
 
 class Api:
@@ -199,7 +207,7 @@ async def _body(request: Request, limit: int) -> bytes:
 
 async def _thiqa_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ThiqaError)
-    return _error_response(exc)
+    return _error_response(request, exc)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -207,13 +215,14 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     error = ThiqaError(exc.detail or "")
     error.http_status, error.title = exc.status_code, exc.detail or "HTTP error"
     if exc.status_code == 404:
-        error.description = f"{request.url.path} is not a TAXII endpoint of this server"
-    return _error_response(error)
+        kind = "an admin API" if _is_admin_path(request) else "a TAXII"
+        error.description = f"{request.url.path} is not {kind} endpoint of this server"
+    return _error_response(request, error)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return _error_response(ThiqaError("the server failed to process the request; "
+    return _error_response(request, ThiqaError("the server failed to process the request; "
                                       "nothing was changed by it"))
 
 
@@ -235,6 +244,7 @@ def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> 
         Route(collection + "/objects/", api.objects, methods=["GET", "POST"]),
         Route(obj + "/", api.object, methods=["GET", "DELETE"]),
         Route(obj + "/versions/", api.versions, methods=["GET"]),
+        *admin_api.routes(api.node),
     ]
 
     @asynccontextmanager
