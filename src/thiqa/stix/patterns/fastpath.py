@@ -36,7 +36,7 @@ from thiqa.stix.patterns.ast import (
 from thiqa.stix.patterns.lexer import KEYWORDS
 from thiqa.stix.patterns.rules import hash_problem
 
-__all__ = ["fast_check", "fast_parse"]
+__all__ = ["fast_check", "fast_parse", "fast_path_names"]
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*+"
 # Identifiers are possessive: "bLIKE" must stay one identifier, as the lexer sees it.
@@ -86,6 +86,30 @@ def fast_parse(text: str) -> Pattern | None:
         op = BoolOp.AND if groups[7] == "AND" else BoolOp.OR
         expression = CompoundComparison(op, (expression, _comparison(groups, 8)))
     return Pattern(Observation(expression))
+
+
+def fast_path_names(text: str) -> list[tuple[str, str]] | None:
+    """The (object type, top-level property) of each comparison of ``text`` when
+    ``fast_check`` would say True, else None: the names ``fast_parse`` would put in its tree,
+    without building it."""
+    match = _FAST.fullmatch(text)
+    if match is None:
+        return None
+    groups: _Groups = match.groups()
+    if not _comparison_ok(groups, 1):
+        return None
+    names = [_names(groups, 1)]
+    if groups[7] is not None:
+        if not _comparison_ok(groups, 8):
+            return None
+        names.append(_names(groups, 8))
+    return names
+
+
+def _names(groups: _Groups, at: int) -> tuple[str, str]:
+    object_type, properties = groups[at], groups[at + 1]
+    assert object_type is not None and properties is not None
+    return object_type, properties.partition(".")[0]
 
 
 def _comparison_ok(groups: _Groups, at: int) -> bool:
