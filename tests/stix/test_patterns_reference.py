@@ -23,9 +23,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pattern_corpus import generated_patterns, pattern_strategy, real_patterns, reference_accepts
 
-from thiqa.stix.patterns import check_pattern, parse_pattern
+from thiqa.stix.patterns import PatternError, check_pattern, parse_pattern, path_names
 from thiqa.stix.patterns import lexer as L
-from thiqa.stix.patterns.fastpath import fast_check, fast_parse
+from thiqa.stix.patterns.fastpath import fast_check, fast_parse, fast_path_names
 from thiqa.stix.patterns.parser import parse
 
 CASES = int(os.environ.get("THIQA_PATTERN_CASES", "8000"))
@@ -114,6 +114,26 @@ def test_fast_path_builds_the_general_parsers_tree() -> None:
             recognized += 1
             assert tree == parse(text), text
     assert recognized > 8000  # the abuse.ch feed and most single comparisons
+
+
+@pytest.mark.slow
+def test_path_names_are_the_trees_names() -> None:
+    """`path_names` (which ingest uses) judges like `check_pattern` and lists the object type
+    and top-level property of each comparison of the tree, on the fast path too."""
+    patterns = [p for ps in _real().values() for p in ps] + _generated()
+    fast = 0
+    for text in patterns:
+        error = check_pattern(text)
+        try:
+            names = path_names(text)
+        except PatternError as exc:
+            assert str(exc) == error, text
+            continue
+        assert error is None, text
+        tree = parse(text)
+        assert names == [(c.path.object_type, c.path.property_name) for c in tree.comparisons()]
+        fast += fast_path_names(text) is not None
+    assert fast > 8000
 
 
 @pytest.mark.slow

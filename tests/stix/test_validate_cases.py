@@ -32,12 +32,6 @@ _PROPERTY_NAME = (
     " §3.1 requires the whole name to be 3-250 characters of a-z, 0-9 and '_'"
 )
 
-_PATTERN_NAMES = (
-    "pending in thiqa.stix.patterns: the OASIS validator also applies the §3.1 naming rules to"
-    " the object paths of a pattern (object types and property names of 3-250 characters);"
-    " stix2patterns, which check_pattern matches, does not"
-)
-
 # Cases where thiqa disagrees with the validator, with the reason.
 KNOWN_DIFFERENCES: dict[str, str] = {
     # A bundle whose identity has spec_version "2.0".
@@ -52,13 +46,7 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     "v21-0111": _PROPERTY_NAME,
     # A 256-character property name.
     "v21-0112": _PROPERTY_NAME,
-    # [ab:yz = 'something'], [f:name = 'something'], [file:n = 'something'].
-    "v21-0138": _PATTERN_NAMES,
-    "v21-0146": _PATTERN_NAMES,
-    "v21-0150": _PATTERN_NAMES,
 }
-# Differences that another module is expected to remove: not an error when they pass.
-PENDING = {"v21-0138", "v21-0146", "v21-0150"}
 
 
 def _load() -> list[dict[str, Any]]:
@@ -76,8 +64,7 @@ def _params() -> list[Any]:
     params = []
     for case in CASES:
         reason = KNOWN_DIFFERENCES.get(case["case_id"])
-        strict = case["case_id"] not in PENDING
-        marks = [pytest.mark.xfail(reason=reason, strict=strict)] if reason else []
+        marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
         params.append(pytest.param(case, id=case["case_id"], marks=marks))
     return params
 

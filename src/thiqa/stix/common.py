@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from thiqa.stix.formats import (
     ID_RE,
+    PROPERTY_NAME_RULE,
     is_identifier,
     is_property_name,
     is_url,
@@ -73,10 +74,7 @@ def custom_property(name: str, value: object) -> Problems:
     if name in RESERVED_PROPERTIES:
         return problem(f"{name!r} is a reserved property name (§3.8)")
     if not is_property_name(name):
-        return problem(
-            f"invalid property name {name!r}: must be 3-250 characters of a-z, 0-9 and '_',"
-            " starting with a letter (§3.1)"
-        )
+        return problem(f"invalid property name {name!r}: must be {PROPERTY_NAME_RULE}")
     # §2.1, §2.8: the suffix declares the encoding.
     if name.endswith("_bin"):
         return _custom_value(value) or BINARY(value)

@@ -16,6 +16,8 @@ from thiqa.stix.langcodes import ISO639_1, ISO639_2, ISO639_3_ONLY
 
 __all__ = [
     "ID_RE",
+    "PROPERTY_NAME_RULE",
+    "TYPE_NAME_RULE",
     "is_base64",
     "is_charset",
     "is_cpe23",
@@ -123,6 +125,8 @@ def uuid_version(identifier: str) -> str:
 
 # §3.1: type names are lowercase ASCII words joined by single hyphens, 3-250 characters.
 _TYPE_RE = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
+# What `is_type_name` requires, for messages.
+TYPE_NAME_RULE = "3-250 characters of a-z, 0-9 and single hyphens, starting with a letter (§3.1)"
 
 
 def is_type_name(value: str) -> bool:
@@ -132,6 +136,8 @@ def is_type_name(value: str) -> bool:
 # §3.1 / §11.1: property names are lowercase ASCII letters, digits and underscores, starting
 # with a letter, 3-250 characters.
 _PROPERTY_RE = re.compile(r"[a-z][a-z0-9_]{2,249}")
+# What `is_property_name` requires, for messages.
+PROPERTY_NAME_RULE = "3-250 characters of a-z, 0-9 and '_', starting with a letter (§3.1)"
 
 
 _GOOD_NAMES: set[str] = set()

@@ -11,7 +11,8 @@ from thiqa.stix.common import (
     sdo_spec,
 )
 from thiqa.stix.formats import is_type_name
-from thiqa.stix.patterns import check_pattern
+from thiqa.stix.pattern_names import path_name_problems
+from thiqa.stix.patterns import PatternError, path_names
 from thiqa.stix.properties import (
     BOOLEAN,
     IDENTIFIER,
@@ -140,12 +141,16 @@ INCIDENT = _sdo("incident", {**NAMED, "kill_chain_phases": KILL_CHAIN_PHASES}, r
 
 # §4.7
 def _indicator_pattern(obj: dict[str, object]) -> Problems:
-    # §4.7.1: a `stix` pattern must be valid STIX patterning (§9).
+    # §4.7.1: a `stix` pattern must be valid STIX patterning (§9), and the object types and
+    # property names of its object paths must follow the naming rules (§3.1). One parse
+    # gives both the verdict and the names.
     pattern = obj.get("pattern")
     if obj.get("pattern_type") == "stix" and type(pattern) is str:
-        error = check_pattern(pattern)
-        if error is not None:
-            return problem(f"invalid STIX pattern: {error}", "pattern")
+        try:
+            names = path_names(pattern)
+        except PatternError as exc:
+            return problem(f"invalid STIX pattern: {exc}", "pattern")
+        return path_name_problems(names)
     return None
 
 

@@ -22,6 +22,9 @@ Where thiqa differs from the OASIS validator's default mode:
   rejected: thiqa stores STIX 2.1;
 - a custom property name must be 3-250 characters of a-z, 0-9 and '_' as a whole (§3.1);
   the OASIS schema only anchors the start of the name;
+- the object paths of a pattern follow these naming rules too (`thiqa.stix.pattern_names`),
+  so `file:_abc` and `x-foo-:name` are refused and `file:id` is accepted, unlike the OASIS
+  validator's pattern check;
 - URLs may carry non-ASCII characters (RFC 3987 IRIs), and TLSH hashes their "T1" version
   prefix.
 """
@@ -31,7 +34,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from thiqa.stix.common import custom_property, sco_spec, sdo_spec
-from thiqa.stix.formats import ID_RE, is_type_name, uuid_version
+from thiqa.stix.formats import ID_RE, TYPE_NAME_RULE, is_type_name, uuid_version
 from thiqa.stix.lint import bundle_warnings, object_warnings
 from thiqa.stix.meta import META_TYPES
 from thiqa.stix.properties import (
@@ -162,13 +165,7 @@ def _custom_object(obj: dict[str, object], kind: str) -> Problems:
     if kind == "action":
         out.append(("type", "'action' is a reserved object type name (§3.8)"))
     elif not is_type_name(kind):
-        out.append(
-            (
-                "type",
-                f"{kind!r} is not a valid type name: 3-250 characters of a-z, 0-9 and single"
-                " hyphens, starting with a letter (§3.1)",
-            )
-        )
+        out.append(("type", f"{kind!r} is not a valid type name: {TYPE_NAME_RULE}"))
     found = check_props(obj, _custom_spec(kind, _is_new_sco(obj)), custom_property)
     if found:
         out.extend(found)

@@ -38,7 +38,7 @@ from thiqa.stix.patterns.ast import (
 from thiqa.stix.patterns.lexer import KEYWORDS
 from thiqa.stix.patterns.rules import hash_problem
 
-__all__ = ["fast_check", "fast_parse"]
+__all__ = ["fast_check", "fast_parse", "fast_path_names"]
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*+"
 # Identifiers are possessive: "bLIKE" must stay one identifier, as the lexer sees it.
@@ -118,6 +118,21 @@ def fast_parse(text: str) -> Pattern | None:
         op = BoolOp.AND if joiner == "AND" else BoolOp.OR
         expression = CompoundComparison(op, tuple(_comparison(g) for g in comparisons))
     return Pattern(Observation(expression))
+
+
+def fast_path_names(text: str) -> list[tuple[str, str]] | None:
+    """The (object type, top-level property) of each comparison of ``text`` when
+    ``fast_check`` would say True, else None: the names ``fast_parse`` would put in its
+    tree, without building it."""
+    recognized = _recognize(text)
+    if recognized is None:
+        return None
+    names = []
+    for groups in recognized[0]:
+        object_type, properties = groups[0], groups[1]
+        assert object_type is not None and properties is not None
+        names.append((object_type, properties.partition(".")[0].partition("[")[0]))
+    return names
 
 
 def _comparison_ok(groups: _Groups) -> bool:
