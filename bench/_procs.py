@@ -7,6 +7,7 @@ interrupted benchmark never leaves a server behind. Servers bind to 127.0.0.1 on
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import signal
 import socket
@@ -51,8 +52,10 @@ def run(argv: Sequence[str], *, timeout: float, cwd: Path | None = None,
     read every 10 ms: being a high-water mark, polling misses no spike, only growth in
     the last few milliseconds before exit. ``ru_maxrss`` from ``wait4`` would not do: on
     Linux it carries over the parent's resident set at fork time (this benchmark holds
-    whole bundles in memory). Output goes to temporary files, not pipes, so a chatty
-    child can never block on a full pipe while we wait.
+    whole bundles in memory). A child's own children count too (``thiqa load`` reads
+    and validates in a second process): peak is the sum of each process's high-water
+    mark, an upper bound of their peaks at one moment. Output goes to temporary files,
+    not pipes, so a chatty child can never block on a full pipe while we wait.
     """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
@@ -60,10 +63,15 @@ def run(argv: Sequence[str], *, timeout: float, cwd: Path | None = None,
                                 stdin=subprocess.DEVNULL)
         _LIVE.append(proc)
         peak = peak_anon = peak_file = 0
+        hwms: dict[int, int] = {}  # per process of the tree: its own high-water mark
         try:
             while True:
-                hwm, anon, mapped = _memory(proc.pid)
-                peak, peak_anon, peak_file = (max(peak, hwm), max(peak_anon, anon),
+                anon = mapped = 0
+                for pid in _tree(proc.pid):
+                    hwm, a, m = _memory(pid)
+                    hwms[pid] = max(hwms.get(pid, 0), hwm)
+                    anon, mapped = anon + a, mapped + m
+                peak, peak_anon, peak_file = (sum(hwms.values()), max(peak_anon, anon),
                                               max(peak_file, mapped))
                 pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
                 if pid:
@@ -128,6 +136,18 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(timeout=10)
     if proc in _LIVE:
         _LIVE.remove(proc)
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (from /proc/PID/task/*/children)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*/children"):
+            with contextlib.suppress(OSError):  # it exited meanwhile
+                todo.extend(int(c) for c in task.read_text().split())
+    return out
 
 
 def _memory(pid: int) -> tuple[int, int, int]:
