@@ -151,6 +151,15 @@ class Defaults:
 NO_DEFAULTS = Defaults()
 
 
+def defaults_named(tlp: str | None, pap: str | None) -> Defaults:
+    """Defaults from level names (None or "none": no default); raises ValueError."""
+    def absent(name: str | None) -> bool:
+        return name is None or name.strip().lower() == "none"
+
+    return Defaults(None if absent(tlp) else tlp_named(tlp or ""),
+                    None if absent(pap) else pap_named(pap or ""))
+
+
 @dataclass(frozen=True, slots=True)
 class Handling:
     """The handling of one version, as the node enforces it.

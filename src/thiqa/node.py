@@ -21,7 +21,7 @@ from thiqa.access import NOTHING, Access, Entitlements, collection_access
 from thiqa.auth import Principal
 from thiqa.clock import Clock
 from thiqa.errors import BadRequest, Conflict, Forbidden, NotFound
-from thiqa.handling import NO_DEFAULTS, Defaults, Pap, Tlp
+from thiqa.handling import NO_DEFAULTS, Defaults, defaults_named
 from thiqa.settings import Settings
 from thiqa.store import Store
 from thiqa.store.model import (
@@ -172,12 +172,20 @@ class Node:
         return self._create("agreement", name, description, members, now,
                             description or f"Shared between {a.name} and {b.name}", defaults)
 
-    def set_defaults(self, ref: str, *, tlp: Tlp | None, pap: Pap | None) -> CommunityView:
+    def set_defaults(self, ref: str, defaults: Defaults) -> CommunityView:
         """Change a community's (or agreement's) default handling. It applies to versions
         published from now on: stored versions keep the handling they were stored with."""
         community = self._community(ref)
-        self.store.set_community_defaults(community.pk, tlp, pap)
+        self.store.set_community_defaults(community.pk, defaults.tlp, defaults.pap)
         return self.community(community.id)
+
+    @staticmethod
+    def defaults_named(tlp: str | None, pap: str | None) -> Defaults:
+        """Default handling from level names ("green", "amber+strict"; None or "none")."""
+        try:
+            return defaults_named(tlp, pap)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
 
     def community(self, ref: str) -> CommunityView:
         """A community or agreement by id or name."""

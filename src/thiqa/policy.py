@@ -145,7 +145,9 @@ def reshare_gate(target: Collection) -> Gate:
 
     def gate(stamp: Stamp, held: Sequence[Held]) -> Stamp | str:
         refusal = ""
-        for copy in sorted(held, key=lambda h: h.handling.tlp):
+        # Least restrictive first; ties in a fixed order, so the outcome never depends
+        # on the order the store found the copies in.
+        for copy in sorted(held, key=lambda h: (h.handling.tlp, h.collection_pk, h.originator)):
             why = reshare(target, copy)
             if why is None:
                 return Stamp(copy.originator, _stricter(stamp.handling, copy.handling))
