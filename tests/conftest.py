@@ -12,6 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from thiqa.clock import FakeClock
+from thiqa.handling import TLP2_IDS, tlp_named
 from thiqa.node import Node
 from thiqa.settings import Settings
 from thiqa.store import Store
@@ -102,9 +103,13 @@ def client(world: World) -> Iterator[TestClient]:
 
 
 def indicator(n: int, *, modified: str = "2024-01-01T00:00:00.000Z",
-              value: str | None = None) -> dict[str, object]:
-    """A valid STIX 2.1 indicator with a stable id per ``n``."""
-    return {
+              value: str | None = None, tlp: str | None = None) -> dict[str, object]:
+    """A valid STIX 2.1 indicator with a stable id per ``n``; ``tlp`` ("green",
+    "amber+strict", ...) adds that TLP 2.0 marking (without it the indicator is
+    unmarked: TLP:RED with no recipients unless a community default applies)."""
+    marking = ({"object_marking_refs": [TLP2_IDS[tlp_named(tlp)]]} if tlp is not None
+               else {})
+    return {**marking,
         "type": "indicator",
         "spec_version": "2.1",
         "id": f"indicator--00000000-0000-4000-8000-{n:012d}",

@@ -12,12 +12,14 @@ fields and types is 400, naming the field.
     POST   /admin/orgs/                            {"name"}
     GET    /admin/communities/                     list communities
     POST   /admin/communities/                     {"name", "description", "members",
-                                                    "conveners"}
+                                                    "conveners", "default_tlp", "default_pap"}
     GET    /admin/communities/{ref}/               one community or agreement
+    PATCH  /admin/communities/{ref}/               {"default_tlp", "default_pap"}
     POST   /admin/communities/{ref}/members/       {"org", "role"}
     DELETE /admin/communities/{ref}/members/{org}/ remove a member
     GET    /admin/agreements/                      list agreements
-    POST   /admin/agreements/                      {"orgs": [a, b], "name", "description"}
+    POST   /admin/agreements/                      {"orgs": [a, b], "name", "description",
+                                                    "default_tlp", "default_pap"}
 """
 
 from __future__ import annotations
@@ -123,18 +125,30 @@ class AdminApi:
     async def communities(self, request: Request) -> Response:
         await self._admin(request)
         if request.method == "POST":
-            f = _Fields(await _body(request), ("name", "description", "members", "conveners"))
+            f = _Fields(await _body(request), ("name", "description", "members", "conveners",
+                                               "default_tlp", "default_pap"))
             name, description = f.text("name"), f.text("description", "")
             members, conveners = f.names("members"), f.names("conveners")
+            defaults = self.node.defaults_named(f.optional_text("default_tlp"),
+                                                f.optional_text("default_pap"))
             view = await run_in_threadpool(lambda: self.node.create_community(
-                name, description=description, members=members, conveners=conveners))
+                name, description=description, members=members, conveners=conveners,
+                defaults=defaults))
             return _created(view)
         views = await run_in_threadpool(self.node.communities, "community")
         return _json({"communities": [admin_json.community(v, members=False) for v in views]})
 
     async def community(self, request: Request) -> Response:
         await self._admin(request)
-        view = await run_in_threadpool(self.node.community, request.path_params["ref"])
+        ref = request.path_params["ref"]
+        if request.method == "PATCH":
+            # Both fields are set: one left out (or null) clears that default.
+            f = _Fields(await _body(request), ("default_tlp", "default_pap"))
+            defaults = self.node.defaults_named(f.optional_text("default_tlp"),
+                                                f.optional_text("default_pap"))
+            view = await run_in_threadpool(self.node.set_defaults, ref, defaults)
+        else:
+            view = await run_in_threadpool(self.node.community, ref)
         return _json(admin_json.community(view))
 
     async def members(self, request: Request) -> Response:
@@ -162,13 +176,16 @@ class AdminApi:
     async def agreements(self, request: Request) -> Response:
         await self._admin(request)
         if request.method == "POST":
-            f = _Fields(await _body(request), ("orgs", "name", "description"))
+            f = _Fields(await _body(request), ("orgs", "name", "description", "default_tlp",
+                                               "default_pap"))
             orgs = f.names("orgs")
             if len(orgs) != 2:
                 raise BadRequest("the field 'orgs' must name exactly two organisations")
             name, description = f.optional_text("name"), f.text("description", "")
+            defaults = self.node.defaults_named(f.optional_text("default_tlp"),
+                                                f.optional_text("default_pap"))
             view = await run_in_threadpool(lambda: self.node.create_agreement(
-                orgs[0], orgs[1], name=name, description=description))
+                orgs[0], orgs[1], name=name, description=description, defaults=defaults))
             return _created(view)
         views = await run_in_threadpool(self.node.communities, "agreement")
         return _json({"agreements": [admin_json.community(v) for v in views]})
@@ -185,7 +202,7 @@ def routes(node: Node) -> list[Route]:
     return [
         Route(PREFIX + "/orgs/", api.orgs, methods=["GET", "POST"]),
         Route(PREFIX + "/communities/", api.communities, methods=["GET", "POST"]),
-        Route(community + "/", api.community, methods=["GET"]),
+        Route(community + "/", api.community, methods=["GET", "PATCH"]),
         Route(community + "/members/", api.members, methods=["POST"]),
         Route(community + "/members/{org}/", api.member, methods=["DELETE"]),
         Route(PREFIX + "/agreements/", api.agreements, methods=["GET", "POST"]),

@@ -39,6 +39,10 @@ def community(view: CommunityView, *, members: bool = True) -> dict[str, Any]:
     c = view.community
     out: dict[str, Any] = {"id": c.id, "kind": c.kind, "name": c.name,
                            "description": c.description, "created": format_us(c.created_us),
+                           "default_tlp": c.default_tlp.label if c.default_tlp is not None
+                           else None,
+                           "default_pap": c.default_pap.label if c.default_pap is not None
+                           else None,
                            "member_count": len(view.members),
                            "collections": [collection(x) for x in view.collections]}
     if members:

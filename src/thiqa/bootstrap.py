@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from thiqa.node import Node
+from thiqa.node import OPERATING_ORG, Node
 from thiqa.store import Store
 from thiqa.store.model import ApiKey, Collection, Org
 
@@ -26,6 +26,7 @@ def is_initialised(store: Store) -> bool:
 def initialise(node: Node) -> FirstRun:
     """Create what a node needs to be usable; the admin key is returned once, never again."""
     org = node.create_org(node.settings.org_name)
+    node.store.set_meta(OPERATING_ORG, org.id)
     key, secret = node.create_key(org.id, "admin", "created by thiqa init")
     collection = node.create_collection(
         "Default", alias="default",

@@ -37,7 +37,7 @@ from thiqa.errors import BadRequest, ThiqaError
 from thiqa.ingest import prepare
 from thiqa.reader import Item, ReadError, read_objects
 from thiqa.store import BulkWriter, Store
-from thiqa.store.model import Collection, NewVersion
+from thiqa.store.model import Collection, NewVersion, Origin
 
 # Objects per reader batch; transactions span many batches (COMMIT_EVERY).
 BATCH = 5000
@@ -85,8 +85,10 @@ def load_files(
     on_progress: Callable[[int], None] | None = None,
     on_reject: Callable[[Rejection], None] | None = None,
     parallel: bool | None = None,
+    origin: Origin | None = None,
 ) -> LoadReport:
-    """Load every object of ``paths`` into ``collection``.
+    """Load every object of ``paths`` into ``collection``, published by ``origin``
+    (:meth:`thiqa.node.Node.load_origin`: the originator and the handling rules).
 
     ``parallel`` chooses the two-process pipeline; by default it is used when the
     files add up to ``PARALLEL_MIN_BYTES`` and the machine has more than one core.
@@ -105,7 +107,9 @@ def load_files(
             on_reject(r)
 
     stopped: ReadError | None = None
-    with _few_collections(), store.bulk(collection.pk, commit_every=COMMIT_EVERY) as writer:
+    bulk = (store.bulk(collection.pk, commit_every=COMMIT_EVERY) if origin is None
+            else store.bulk(collection.pk, commit_every=COMMIT_EVERY, origin=origin))
+    with _few_collections(), bulk as writer:
         try:
             for prepared in batches:
                 _store_batch(writer, prepared, clock, reject, report)

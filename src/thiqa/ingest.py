@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from thiqa.errors import Unprocessable
+from thiqa.handling import HandlingError, marks
 from thiqa.stix.validate import validate
 from thiqa.store.model import NewVersion, Outcome
 from thiqa.timestamps import version_key
@@ -41,6 +42,10 @@ def prepare(obj: Any) -> NewVersion | Outcome:
     if spec != "2.1":
         return Outcome(object_id, label, False,
                        f"spec_version {spec!r} is not supported: this node stores STIX 2.1")
+    try:
+        handling = marks(obj)
+    except HandlingError as exc:
+        return Outcome(object_id, label, False, str(exc))
     return NewVersion(
         id=object_id,
         type=obj["type"],
@@ -48,6 +53,7 @@ def prepare(obj: Any) -> NewVersion | Outcome:
         version=label or None,
         vkey=version_key(label) if label else None,
         body=orjson.dumps(obj),
+        marks=handling,
     )
 
 

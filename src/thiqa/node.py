@@ -16,11 +16,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from thiqa import auth, ingest
+from thiqa import auth, ingest, policy
 from thiqa.access import NOTHING, Access, Entitlements, collection_access
 from thiqa.auth import Principal
 from thiqa.clock import Clock
 from thiqa.errors import BadRequest, Conflict, Forbidden, NotFound
+from thiqa.handling import NO_DEFAULTS, Defaults, defaults_named
 from thiqa.settings import Settings
 from thiqa.store import Store
 from thiqa.store.model import (
@@ -34,12 +35,14 @@ from thiqa.store.model import (
     Member,
     ObjectQuery,
     Org,
+    Origin,
     Page,
     Status,
     Versions,
 )
 
 _CURSOR_SECRET = "cursor_secret"
+OPERATING_ORG = "operating_org"  # meta key: identity id of the org that runs the node
 # One transaction per this many objects: big enough to amortise the commit's fsync,
 # small enough to keep a write lock short while readers and other writers wait.
 WRITE_BATCH = 5000
@@ -134,8 +137,10 @@ class Node:
     # -- communities and agreements ----------------------------------------------------
     def create_community(self, name: str, *, description: str = "",
                          members: Iterable[str] = (),
-                         conveners: Iterable[str] = ()) -> CommunityView:
-        """A community, its members (conveners are members too) and its collection."""
+                         conveners: Iterable[str] = (),
+                         defaults: Defaults = NO_DEFAULTS) -> CommunityView:
+        """A community, its members (conveners are members too) and its collection.
+        ``defaults`` is the handling of versions published into it without any."""
         name = self._new_community_name(name)
         now = self.clock.now_us()
         roles: dict[str, Member] = {}
@@ -146,10 +151,11 @@ class Node:
             org = self.org(ref)
             roles[org.id] = Member(0, org.id, "convener", now)
         return self._create("community", name, description, list(roles.values()), now,
-                            description or f"Shared among the members of {name}")
+                            description or f"Shared among the members of {name}", defaults)
 
     def create_agreement(self, org_a: str, org_b: str, *, name: str | None = None,
-                         description: str = "") -> CommunityView:
+                         description: str = "",
+                         defaults: Defaults = NO_DEFAULTS) -> CommunityView:
         """A bilateral agreement: exactly two distinct organisations, one agreement per pair.
         Both parties are its conveners: neither has more say than the other."""
         a, b = self.org(org_a), self.org(org_b)
@@ -164,7 +170,22 @@ class Node:
         now = self.clock.now_us()
         members = [Member(0, a.id, "convener", now), Member(0, b.id, "convener", now)]
         return self._create("agreement", name, description, members, now,
-                            description or f"Shared between {a.name} and {b.name}")
+                            description or f"Shared between {a.name} and {b.name}", defaults)
+
+    def set_defaults(self, ref: str, defaults: Defaults) -> CommunityView:
+        """Change a community's (or agreement's) default handling. It applies to versions
+        published from now on: stored versions keep the handling they were stored with."""
+        community = self._community(ref)
+        self.store.set_community_defaults(community.pk, defaults.tlp, defaults.pap)
+        return self.community(community.id)
+
+    @staticmethod
+    def defaults_named(tlp: str | None, pap: str | None) -> Defaults:
+        """Default handling from level names ("green", "amber+strict"; None or "none")."""
+        try:
+            return defaults_named(tlp, pap)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
 
     def community(self, ref: str) -> CommunityView:
         """A community or agreement by id or name."""
@@ -214,9 +235,9 @@ class Node:
         return name
 
     def _create(self, kind: CommunityKind, name: str, description: str, members: list[Member],
-                now: int, collection_description: str) -> CommunityView:
+                now: int, collection_description: str, defaults: Defaults) -> CommunityView:
         community = Community(0, str(uuid.UUID(self.clock.new_uuid())), kind, name,
-                              description, now)
+                              description, now, defaults.tlp, defaults.pap)
         collection = Collection(0, str(uuid.UUID(self.clock.new_uuid())), name,
                                 collection_description, self._free_alias(name, kind), now)
         stored, _ = self.store.add_community(community, members, [collection])
@@ -281,15 +302,50 @@ class Node:
         collection = self.writable(who, ref)
         status = Status(self.clock.new_uuid(), collection.pk, who.org.id,
                         self.clock.now_us(), len(objects))
+        origin = self.origin(who, collection)
         for start in range(0, len(objects), WRITE_BATCH):
-            self._write(collection.pk, objects[start : start + WRITE_BATCH], status)
+            self._write(collection.pk, objects[start : start + WRITE_BATCH], status, origin)
         self.store.save_status(status)
         return status
 
-    def _write(self, collection_pk: int, objects: list[Any], status: Status) -> None:
+    def origin(self, who: Principal, collection: Collection) -> Origin:
+        """How ``who`` publishes into ``collection``: as the originator, under the
+        collection's default handling, judged only against what it may see, through the
+        re-sharing gate (thiqa.policy)."""
+        viewer = policy.viewer(who)
+        readable: frozenset[int] | None = None
+        if not who.is_admin:
+            held = self.entitlements(who)
+            readable = frozenset(c.pk for c in self.store.list_collections()
+                                 if collection_access(who, c, held).can_read)
+        return Origin(who.org.id, self.defaults(collection),
+                      policy.seen_filter(viewer, readable), policy.reshare_gate(collection))
+
+    def load_origin(self, collection: Collection, org_ref: str | None = None) -> Origin:
+        """How ``thiqa load`` publishes: as ``org_ref``, by default the node's operating
+        organisation. The operator sees everything, as an admin key does; re-sharing
+        rules apply all the same."""
+        org = self.org(org_ref) if org_ref is not None else self.operating_org()
+        return Origin(org.id, self.defaults(collection), policy.seen_filter(
+            policy.Viewer(org.id, True), None), policy.reshare_gate(collection))
+
+    def operating_org(self) -> Org:
+        """The organisation that runs this node (recorded by ``thiqa init``)."""
+        ref = self.store.get_meta(OPERATING_ORG) or self.settings.org_name
+        return self.org(ref)
+
+    def defaults(self, collection: Collection) -> Defaults:
+        if collection.community_pk is None:
+            return NO_DEFAULTS
+        community = self.store.community_by_pk(collection.community_pk)
+        return community.defaults if community is not None else NO_DEFAULTS
+
+    def _write(self, collection_pk: int, objects: list[Any], status: Status,
+               origin: Origin) -> None:
         good, bad = ingest.split(objects)
         status.failures.extend(bad)
-        for outcome in self.store.add_versions(collection_pk, good, self.clock.now_us()):
+        for outcome in self.store.add_versions(collection_pk, good, self.clock.now_us(),
+                                               origin):
             (status.successes if outcome.ok else status.failures).append(outcome)
 
     def status(self, who: Principal, status_id: str) -> Status:
@@ -300,9 +356,12 @@ class Node:
 
     def read(self, who: Principal, ref: str, query: ObjectQuery, *, bodies: bool) -> Page:
         """A page of a collection's versions; ``query.collection_pk`` is filled in here."""
-        collection = self.readable(who, ref)
-        q = ObjectQuery(collection.pk, query.ids, query.types, query.versions,
-                        query.spec_versions, query.added_after, query.after, query.limit)
+        view = self.collection(who, ref)
+        if not view.access.can_read:
+            raise Forbidden("this API key may not read from this collection")
+        q = ObjectQuery(view.collection.pk, query.ids, query.types, query.versions,
+                        query.spec_versions, query.added_after, query.after, query.limit,
+                        policy.read_filter(policy.viewer(who), view.collection, view.access))
         return self.store.query(q, bodies=bodies)
 
     def delete(self, who: Principal, ref: str, object_id: str, versions: Versions,
@@ -311,8 +370,10 @@ class Node:
         # TAXII 2.1 §5.7: DELETE needs both can_read and can_write; either alone is 403.
         if not (view.access.can_read and view.access.can_write):
             raise Forbidden("deleting needs both read and write access to the collection")
-        removed = self.store.delete_versions(view.collection.pk, object_id, versions,
-                                             spec_versions)
+        # Only versions the caller may see can be deleted: anything else is, for it, absent.
+        removed = self.store.delete_versions(
+            view.collection.pk, object_id, versions, spec_versions,
+            policy.read_filter(policy.viewer(who), view.collection, view.access))
         if not removed:
             raise NotFound(f"no object {object_id!r} (with the requested versions) in this "
                            "collection")

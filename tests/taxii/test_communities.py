@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 
 from tests.conftest import TAXII, World, indicator
 from thiqa.clock import FakeClock
+from thiqa.handling import Defaults, Tlp
 from thiqa.node import Node
 from thiqa.settings import Settings
 from thiqa.store.model import Collection
@@ -25,8 +26,9 @@ BASE = "/api/collections"
 
 @pytest.fixture
 def forum(world: World) -> Collection:
-    """A community of Agency A alone (B is outside it)."""
-    [collection] = world.node.create_community("Forum", members=["Agency A"]).collections
+    """A community of Agency A alone (B is outside it), TLP:GREEN by default."""
+    [collection] = world.node.create_community("Forum", members=["Agency A"],
+                                               defaults=Defaults(Tlp.GREEN)).collections
     return collection
 
 

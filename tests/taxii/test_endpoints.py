@@ -85,7 +85,7 @@ def test_status_is_private_to_the_posting_org(client: TestClient, world: World) 
 
 
 def test_objects_paginate_with_next_and_headers(client: TestClient, world: World) -> None:
-    post(client, world, "shared", [indicator(i) for i in range(25)])
+    post(client, world, "shared", [indicator(i, tlp="green") for i in range(25)])
     seen: list[str] = []
     url = f"{BASE}/shared/objects/?limit=10"
     pages = 0
@@ -101,7 +101,7 @@ def test_objects_paginate_with_next_and_headers(client: TestClient, world: World
             break
         assert body["next"]
         url = f"{BASE}/shared/objects/?limit=10&next={body['next']}"
-    assert pages == 3 and seen == [indicator(i)["id"] for i in range(25)]
+    assert pages == 3 and seen == [indicator(i, tlp="green")["id"] for i in range(25)]
 
 
 def test_added_after_paging_with_date_header(client: TestClient, world: World) -> None:
@@ -154,8 +154,8 @@ def test_match_filters(client: TestClient, world: World) -> None:
 
 
 def test_object_versions_and_manifest(client: TestClient, world: World) -> None:
-    v1 = indicator(1, modified="2024-01-01T00:00:00.000Z")
-    v2 = indicator(1, modified="2024-06-01T00:00:00.000Z")
+    v1 = indicator(1, modified="2024-01-01T00:00:00.000Z", tlp="green")
+    v2 = indicator(1, modified="2024-06-01T00:00:00.000Z", tlp="amber")
     post(client, world, "shared", [v1, v2])
     h = world.auth("b_reader")
     r = client.get(f"{BASE}/shared/objects/{v1['id']}/", headers=h)

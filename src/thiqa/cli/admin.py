@@ -176,6 +176,9 @@ def _community_text(view: CommunityView) -> str:
     lines = [f"{c.id}  {c.kind}  {c.name}"]
     if c.description:
         lines.append(f"  {c.description}")
+    tlp = c.default_tlp.label.upper() if c.default_tlp is not None else "none"
+    pap = c.default_pap.label.upper() if c.default_pap is not None else "none"
+    lines.append(f"  default handling: TLP {tlp}, PAP {pap}")
     lines += [f"  collection {x.id}  {x.alias}" for x in view.collections]
     lines += [f"  {m.role:<8} {o.id}  {o.name}" for m, o in view.members]
     return "\n".join(lines)
@@ -199,15 +202,40 @@ def community() -> None:
 @click.option("--convener", "conveners", multiple=True,
               help="Convening organisation: a member that manages the community (repeat).")
 @click.option("--description", default="")
+@click.option("--default-tlp", default=None,
+              help="TLP of versions published into it without one: clear, green, amber, "
+                   "amber+strict or red [default: none, i.e. the most restrictive]")
+@click.option("--default-pap", default=None,
+              help="PAP of versions published into it without one: clear, green, amber or red")
 @_store_options
 @_json_flag
 def community_create(name: str, members: tuple[str, ...], conveners: tuple[str, ...],
-                     description: str, as_json: bool, **options: Any) -> None:
+                     description: str, default_tlp: str | None, default_pap: str | None,
+                     as_json: bool, **options: Any) -> None:
     """Create a community and its TAXII collection (alias derived from the name)."""
     node = open_node(options)
     try:
         view = node.create_community(name, description=description, members=members,
-                                     conveners=conveners)
+                                     conveners=conveners,
+                                     defaults=node.defaults_named(default_tlp, default_pap))
+        emit(as_json, admin_json.community(view), _community_text(view))
+    finally:
+        node.store.close()
+
+
+@community.command("set-defaults")
+@click.argument("ref")
+@click.option("--tlp", default=None, help="Default TLP, or 'none' [default: none].")
+@click.option("--pap", default=None, help="Default PAP, or 'none' [default: none].")
+@_store_options
+@_json_flag
+def community_set_defaults(ref: str, tlp: str | None, pap: str | None, as_json: bool,
+                           **options: Any) -> None:
+    """Set the default handling of a community or agreement (by id or name); it applies
+    to versions published from now on. An option left out clears that default."""
+    node = open_node(options)
+    try:
+        view = node.set_defaults(ref, node.defaults_named(tlp, pap))
         emit(as_json, admin_json.community(view), _community_text(view))
     finally:
         node.store.close()
@@ -288,14 +316,21 @@ def agreement() -> None:
 @click.argument("org_b")
 @click.option("--name", default=None, help="[default: 'ORG_A & ORG_B']")
 @click.option("--description", default="")
+@click.option("--default-tlp", default=None,
+              help="TLP of versions published into it without one: clear, green, amber, "
+                   "amber+strict or red [default: none, i.e. the most restrictive]")
+@click.option("--default-pap", default=None,
+              help="PAP of versions published into it without one: clear, green, amber or red")
 @_store_options
 @_json_flag
 def agreement_create(org_a: str, org_b: str, name: str | None, description: str,
+                     default_tlp: str | None, default_pap: str | None,
                      as_json: bool, **options: Any) -> None:
     """Create an agreement between two organisations, and its TAXII collection."""
     node = open_node(options)
     try:
-        view = node.create_agreement(org_a, org_b, name=name, description=description)
+        view = node.create_agreement(org_a, org_b, name=name, description=description,
+                                     defaults=node.defaults_named(default_tlp, default_pap))
         emit(as_json, admin_json.community(view), _community_text(view))
     finally:
         node.store.close()

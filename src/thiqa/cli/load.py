@@ -23,11 +23,14 @@ _SHOW_REJECTIONS = 20
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--collection", "collection_ref", default="default", show_default=True,
               help="Collection id or alias to load into.")
+@click.option("--org", "org_ref", default=None,
+              help="Organisation publishing the objects (their originator); default: the "
+                   "node's operating organisation.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @setting_options(["data", "db"])
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def load(files: tuple[Path, ...], collection_ref: str, quiet: bool, as_json: bool,
-         **options: Any) -> None:
+def load(files: tuple[Path, ...], collection_ref: str, org_ref: str | None, quiet: bool,
+         as_json: bool, **options: Any) -> None:
     """Import STIX 2.1 bundles, envelopes or JSON lines (.json, .jsonl, optionally .gz).
 
     Every object is validated; invalid ones are reported and skipped. Exits 0 when all
@@ -38,6 +41,7 @@ def load(files: tuple[Path, ...], collection_ref: str, quiet: bool, as_json: boo
         target = node.store.get_collection(collection_ref)
         if target is None:
             raise NotFound(f"no collection {collection_ref!r}")
+        origin = node.load_origin(target, org_ref)
         shown = 0
 
         def on_reject(r: Rejection) -> None:
@@ -54,7 +58,7 @@ def load(files: tuple[Path, ...], collection_ref: str, quiet: bool, as_json: boo
                 bar.update(n)
 
             report = load_files(node.store, target, files, clock=node.clock,
-                                on_progress=advance, on_reject=on_reject)
+                                on_progress=advance, on_reject=on_reject, origin=origin)
         data = {"collection": target.id, "read": report.read, "stored": report.stored,
                 "rejected": len(report.rejected), "seconds": round(report.seconds, 3),
                 "objects_per_second": round(report.rate),

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol
 
+from thiqa.handling import Pap, Tlp
 from thiqa.store.model import (
     ApiKey,
     Collection,
@@ -22,10 +23,12 @@ from thiqa.store.model import (
     NewVersion,
     ObjectQuery,
     Org,
+    Origin,
     Outcome,
     Page,
     Status,
     Versions,
+    Visibility,
 )
 
 
@@ -62,6 +65,9 @@ class Store(Protocol):
         them with ``pk`` assigned (members' and collections' ``community_pk`` are filled
         in here). An agreement must have exactly two members; a second agreement between
         the same pair is a Conflict."""
+    def set_community_defaults(self, community_pk: int, tlp: Tlp | None,
+                               pap: Pap | None) -> None:
+        """The handling applied to versions written into its collections without any."""
     def get_community(self, ref: str) -> Community | None:
         """By id or by name."""
     def community_by_pk(self, pk: int) -> Community | None: ...
@@ -80,18 +86,26 @@ class Store(Protocol):
 
     # -- object versions ------------------------------------------------------------
     def add_versions(self, collection_pk: int, items: Sequence[NewVersion],
-                     now_us: int) -> list[Outcome]:
-        """Add versions to a collection in one durable transaction, one outcome per item."""
-    def bulk(self, collection_pk: int, *,
-             commit_every: int = 100_000) -> AbstractContextManager[BulkWriter]:
+                     now_us: int, origin: Origin = ...) -> list[Outcome]:
+        """Add versions to a collection in one durable transaction, one outcome per item.
+
+        Each new entry records ``origin.originator`` and the item's marks resolved with
+        ``origin.defaults``. Only holdings ``origin.sees`` admits take part: duplicates
+        and immutability are judged against them, and a version among them that another
+        organisation originated goes through ``origin.gate`` (re-sharing) first.
+        """
+    def bulk(self, collection_pk: int, *, commit_every: int = 100_000,
+             origin: Origin = ...) -> AbstractContextManager[BulkWriter]:
         """A session of many ``add`` calls with few, large transactions (``thiqa load``).
 
         Everything added is durable when the ``with`` block ends without an exception.
         """
     def query(self, q: ObjectQuery, *, bodies: bool = True) -> Page: ...
     def delete_versions(self, collection_pk: int, object_id: str, versions: Versions,
-                        spec_versions: tuple[str, ...] = ()) -> int:
-        """Remove matching versions of one object from a collection; returns how many."""
+                        spec_versions: tuple[str, ...] = (),
+                        visibility: Visibility = ...) -> int:
+        """Remove matching versions of one object from a collection, among those
+        ``visibility`` admits; returns how many."""
     def count(self, collection_pk: int) -> int:
         """Number of versions in a collection."""
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
+
+from thiqa.handling import NO_DEFAULTS, UNMARKED, Defaults, Handling, Marks, Pap, Tlp
 
 Role = Literal["admin", "analyst", "reader"]
 ROLES: tuple[Role, ...] = ("admin", "analyst", "reader")
@@ -63,6 +66,13 @@ class Community:
     name: str
     description: str = ""
     created_us: int = 0
+    default_tlp: Tlp | None = None
+    default_pap: Pap | None = None
+
+    @property
+    def defaults(self) -> Defaults:
+        """What applies to versions written into its collections without handling."""
+        return Defaults(self.default_tlp, self.default_pap)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +103,9 @@ class NewVersion(NamedTuple):
     ``version`` is the object's ``modified`` (else ``created``) as written, or None for
     objects that carry neither (most SCOs); ``vkey`` is its version key
     (:func:`thiqa.timestamps.version_key`) or None likewise. ``body`` is the object's
-    JSON, stored and served byte for byte.
+    JSON, stored and served byte for byte. ``marks`` is the handling the publisher
+    wrote (:func:`thiqa.handling.marks`), resolved against the collection's defaults
+    when stored (:class:`Origin`).
 
     A named tuple, not a dataclass: ``thiqa load`` makes a million of them in one
     process and rebuilds them in another, and a tuple is built and pickled in C.
@@ -105,6 +117,7 @@ class NewVersion(NamedTuple):
     version: str | None
     vkey: str | None
     body: bytes
+    marks: Marks = UNMARKED
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +153,68 @@ class Cursor:
 
 
 @dataclass(frozen=True, slots=True)
+class Visibility:
+    """Which versions a read may return, as :mod:`thiqa.policy` decided it.
+
+    A version is returned when its collection is in ``collections`` (None: any) and
+    either ``everything`` holds, or its TLP is below ``tlp_below``, or it was
+    originated by ``originator``, or it names ``recipient`` among its recipients.
+    Stores translate this literally (SQLite: a WHERE condition); they decide nothing.
+    """
+
+    everything: bool = False
+    tlp_below: int = 0
+    originator: str | None = None
+    recipient: str | None = None
+    collections: frozenset[int] | None = None
+
+
+EVERYTHING = Visibility(everything=True)
+NOTHING_VISIBLE = Visibility(collections=frozenset())
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A version the node holds under one collection, as a writer may see it: which
+    collection (and community) holds it, who originated it there and its handling."""
+
+    collection_pk: int
+    community_pk: int | None
+    originator: str
+    handling: Handling
+
+
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """Originator and handling a new entry is stored with."""
+
+    originator: str
+    handling: Handling
+
+
+# Decides a write of a version already held (and visible to the writer) with another
+# originator: the stamp to store it with, or the message refusing it (thiqa.policy).
+Gate = Callable[[Stamp, Sequence[Held]], "Stamp | str"]
+
+
+def _open_gate(stamp: Stamp, held: Sequence[Held]) -> Stamp | str:
+    return stamp
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Who writes and under which rules: the originator (the writing key's
+    organisation), the collection's default handling, what of the node's holdings
+    the writer may see (so that nothing it may not see influences the write) and the
+    re-sharing gate for versions it received from others."""
+
+    originator: str
+    defaults: Defaults = NO_DEFAULTS
+    sees: Visibility = EVERYTHING
+    gate: Gate = _open_gate
+
+
+@dataclass(frozen=True, slots=True)
 class ObjectQuery:
     """One read of a collection's object versions, in ascending date_added order."""
 
@@ -151,6 +226,9 @@ class ObjectQuery:
     added_after: int | None = None
     after: Cursor | None = None
     limit: int = 1000
+    # thiqa.node always sets it from thiqa.policy; EVERYTHING serves the store's own
+    # callers (tests, benchmarks). first/last are taken among the visible versions.
+    visibility: Visibility = EVERYTHING
 
 
 @dataclass(frozen=True, slots=True)

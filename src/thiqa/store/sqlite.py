@@ -26,43 +26,59 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
 from thiqa.errors import BadRequest, Conflict, StoreError
+from thiqa.handling import Handling, Pap, Tlp
 from thiqa.store import BulkWriter, heads
 from thiqa.store.model import (
+    EVERYTHING,
     ApiKey,
     Collection,
     Community,
     CommunityKind,
     Grant,
+    Held,
     Member,
     NewVersion,
     ObjectQuery,
     Org,
+    Origin,
     Outcome,
     Page,
     Record,
+    Stamp,
     Status,
     Versions,
+    Visibility,
 )
 from thiqa.timestamps import format_us, version_key
 
+_T = TypeVar("_T")
 # SQLite allows 32,766 host parameters; stay far below it per statement.
 _CHUNK = 500
 # Above this many match values a union of per-value index scans costs more than it saves.
 _UNION_MAX = 64
 
 
-def _chunks(seq: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]:
+def _chunks(seq: Sequence[_T], size: int = _CHUNK) -> Iterator[Sequence[_T]]:
     for i in range(0, len(seq), size):
         yield seq[i : i + size]
 
 
 def _marks(n: int) -> str:
     return ",".join("?" * n)
+
+
+def _community(row: Sequence[Any]) -> Community:
+    pk, cid, kind, name, description, created_us, tlp, pap = row
+    return Community(pk, cid, kind, name, description, created_us,
+                     None if tlp is None else Tlp(tlp), None if pap is None else Pap(pap))
+
+
+SYSTEM = Origin("")
 
 
 def _same_json(a: bytes, b: bytes) -> bool:
@@ -128,14 +144,15 @@ class SQLiteStore:
                 raise
 
     @contextmanager
-    def bulk(self, collection_pk: int, *, commit_every: int = 100_000) -> Iterator[BulkWriter]:
+    def bulk(self, collection_pk: int, *, commit_every: int = 100_000,
+             origin: Origin = SYSTEM) -> Iterator[BulkWriter]:
         """A bulk writer into one collection, committing every ``commit_every`` objects.
 
         Between commits the write lock is released, so other writers (a ``thiqa serve``
         beside the load) get their turn. Leaving the block commits what is pending;
         an exception rolls back the open transaction only (earlier commits stay).
         """
-        writer = _Bulk(self, collection_pk, commit_every)
+        writer = _Bulk(self, collection_pk, commit_every, origin)
         try:
             yield writer
         except BaseException:
@@ -250,7 +267,7 @@ class SQLiteStore:
         return {r[0]: Grant(r[0], r[1], bool(r[2]), bool(r[3])) for r in rows}
 
     # -- communities and agreements ---------------------------------------------------
-    _COMM_COLS = "pk, id, kind, name, description, created_us"
+    _COMM_COLS = "pk, id, kind, name, description, created_us, default_tlp, default_pap"
 
     def add_community(self, community: Community, members: Sequence[Member],
                       collections: Sequence[Collection]) -> tuple[Community, list[Collection]]:
@@ -263,8 +280,9 @@ class SQLiteStore:
             pair = " ".join(org_ids)
         with self._tx() as cx:
             cur = cx.execute("INSERT INTO communities (id, kind, name, description, created_us, "
-                             "pair) VALUES (?, ?, ?, ?, ?, ?)",
-                             (c.id, c.kind, c.name, c.description, c.created_us, pair))
+                             "pair, default_tlp, default_pap) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                             (c.id, c.kind, c.name, c.description, c.created_us, pair,
+                              c.default_tlp, c.default_pap))
             pk = cur.lastrowid
             assert pk is not None
             cx.executemany("INSERT INTO community_members VALUES (?, ?, ?, ?)",
@@ -272,16 +290,23 @@ class SQLiteStore:
             stored = [_insert_collection(cx, Collection(
                 0, x.id, x.title, x.description, x.alias, x.created_us, pk))
                 for x in collections]
-        return Community(pk, c.id, c.kind, c.name, c.description, c.created_us), stored
+        return Community(pk, c.id, c.kind, c.name, c.description, c.created_us,
+                         c.default_tlp, c.default_pap), stored
+
+    def set_community_defaults(self, community_pk: int, tlp: Tlp | None,
+                               pap: Pap | None) -> None:
+        with self._tx() as cx:
+            cx.execute("UPDATE communities SET default_tlp = ?, default_pap = ? WHERE pk = ?",
+                       (tlp, pap, community_pk))
 
     def get_community(self, ref: str) -> Community | None:
         rows = self._read(f"SELECT {self._COMM_COLS} FROM communities WHERE id = ? OR name = ? "
                           "ORDER BY id = ? DESC LIMIT 1", (ref, ref, ref))
-        return Community(*rows[0]) if rows else None
+        return _community(rows[0]) if rows else None
 
     def community_by_pk(self, pk: int) -> Community | None:
         rows = self._read(f"SELECT {self._COMM_COLS} FROM communities WHERE pk = ?", (pk,))
-        return Community(*rows[0]) if rows else None
+        return _community(rows[0]) if rows else None
 
     def list_communities(self, kind: CommunityKind | None = None) -> list[Community]:
         if kind is None:
@@ -289,12 +314,12 @@ class SQLiteStore:
         else:
             rows = self._read(f"SELECT {self._COMM_COLS} FROM communities WHERE kind = ? "
                               "ORDER BY name", (kind,))
-        return [Community(*r) for r in rows]
+        return [_community(r) for r in rows]
 
     def agreement_between(self, org_a: str, org_b: str) -> Community | None:
         rows = self._read(f"SELECT {self._COMM_COLS} FROM communities WHERE pair = ?",
                           (" ".join(sorted((org_a, org_b))),))
-        return Community(*rows[0]) if rows else None
+        return _community(rows[0]) if rows else None
 
     def members(self, community_pk: int) -> list[Member]:
         rows = self._read("SELECT community_pk, org_id, role, joined_us FROM community_members "
@@ -329,11 +354,11 @@ class SQLiteStore:
 
     # -- object versions --------------------------------------------------------------
     def add_versions(self, collection_pk: int, items: Sequence[NewVersion],
-                     now_us: int) -> list[Outcome]:
+                     now_us: int, origin: Origin = SYSTEM) -> list[Outcome]:
         if not items:
             return []
         with self._tx() as cx:
-            return _Writer(cx, collection_pk, now_us).add(items)
+            return _Writer(cx, collection_pk, now_us, origin).add(items)
 
     def query(self, q: ObjectQuery, *, bodies: bool = True) -> Page:
         conds, params = _conditions(q)
@@ -368,9 +393,10 @@ class SQLiteStore:
         return Page([Record(*r) for r in rows[: q.limit]], more)
 
     def delete_versions(self, collection_pk: int, object_id: str, versions: Versions,
-                        spec_versions: tuple[str, ...] = ()) -> int:
+                        spec_versions: tuple[str, ...] = (),
+                        visibility: Visibility = EVERYTHING) -> int:
         q = ObjectQuery(collection_pk, ids=(object_id,), versions=versions,
-                        spec_versions=spec_versions)
+                        spec_versions=spec_versions, visibility=visibility)
         conds, params = _conditions(q)
         conds.append("e.object_id = ?")
         params.append(object_id)
@@ -380,6 +406,7 @@ class SQLiteStore:
             if not doomed:
                 return 0
             cx.executemany("DELETE FROM entries WHERE seq = ?", [(d[0],) for d in doomed])
+            cx.executemany("DELETE FROM red_recipients WHERE seq = ?", [(d[0],) for d in doomed])
             left = [heads.Held(r[0], r[1], bool(r[2]), bool(r[3])) for r in cx.execute(
                 "SELECT seq, vkey, is_first, is_last FROM entries WHERE object_id = ? "
                 "AND collection_pk = ?", (object_id, collection_pk))]
@@ -437,9 +464,11 @@ def _rollback(cx: sqlite3.Connection) -> None:
 class _Bulk:
     """:class:`thiqa.store.BulkWriter` on SQLite: one transaction per ``commit_every``."""
 
-    def __init__(self, store: SQLiteStore, collection_pk: int, commit_every: int) -> None:
+    def __init__(self, store: SQLiteStore, collection_pk: int, commit_every: int,
+                 origin: Origin) -> None:
         self.store = store
         self.pk = collection_pk
+        self.origin = origin
         self.commit_every = max(1, commit_every)
         self.pending = 0
         self.open = False
@@ -457,7 +486,7 @@ class _Bulk:
                 raise StoreError(f"cannot start a write: {exc}") from exc
             self.open = True
         try:
-            outcomes = _Writer(cx, self.pk, now_us).add(items)
+            outcomes = _Writer(cx, self.pk, now_us, self.origin).add(items)
         except sqlite3.IntegrityError as exc:
             self.abort()
             raise Conflict(str(exc)) from exc
@@ -500,16 +529,33 @@ def _insert_collection(cx: sqlite3.Connection, c: Collection) -> Collection:
 
 
 def _conditions(q: ObjectQuery) -> tuple[list[str], list[Any]]:
-    """WHERE terms shared by every read: collection, versions, spec_version, position."""
+    """WHERE terms shared by every read: collection, visibility, versions, spec_version,
+    position."""
     conds = ["e.collection_pk = ?"]
     params: list[Any] = [q.collection_pk]
+    vis = q.visibility
+    seen, seen_params = _visible(vis, "e")
+    if seen is not None:
+        conds.append(seen)
+        params.extend(seen_params)
     v = q.versions
     if not v.all:
         terms = []
-        if v.first:
-            terms.append("e.is_first = 1")
-        if v.last:
-            terms.append("e.is_last = 1")
+        # first and last are taken among the versions the reader may see: a later
+        # version it may not see must not hide the last one it may (nor betray itself).
+        for wanted, flag, cmp in ((v.first, "is_first", "<"), (v.last, "is_last", ">")):
+            if not wanted:
+                continue
+            if vis.everything:
+                terms.append(f"e.{flag} = 1")
+                continue
+            other, other_params = _visible(Visibility(
+                tlp_below=vis.tlp_below, originator=vis.originator, recipient=vis.recipient),
+                "o")
+            terms.append(f"(e.{flag} = 1 OR NOT EXISTS (SELECT 1 FROM entries o WHERE "
+                         "o.object_id = e.object_id AND o.collection_pk = e.collection_pk AND "
+                         f"o.vkey {cmp} e.vkey AND {other}))")
+            params.extend(other_params)
         if v.keys:
             terms.append(f"e.vkey IN ({_marks(len(v.keys))})")
             params.extend(v.keys)
@@ -526,38 +572,63 @@ def _conditions(q: ObjectQuery) -> tuple[list[str], list[Any]]:
 
 
 class _Writer:
-    """One add_versions transaction: dedupe, assign dates, keep first/last flags."""
+    """One add_versions transaction: dedupe, assign dates, keep first/last flags, stamp
+    each entry with its originator and handling.
 
-    def __init__(self, cx: sqlite3.Connection, collection_pk: int, now_us: int) -> None:
+    Only the holdings the writer may see (``origin.sees``) take part in its decisions:
+    a version it may not see is, for it, not there — it neither collides with it nor
+    learns its version date, and its re-sharing gate never hears of it.
+    """
+
+    def __init__(self, cx: sqlite3.Connection, collection_pk: int, now_us: int,
+                 origin: Origin) -> None:
         self.cx = cx
         self.pk = collection_pk
+        self.origin = origin
         last = cx.execute("SELECT last_added FROM clock").fetchone()[0]
         self.next_added = max(now_us, last + 1)
         self.next_vid = cx.execute("SELECT COALESCE(MAX(vid), 0) + 1 FROM versions"
                                    ).fetchone()[0]
+        # Explicit seqs (AUTOINCREMENT keeps its counter above them) so that the
+        # recipients of RED entries can be written in the same batch.
+        self.next_seq = cx.execute(
+            "SELECT max(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'entries'), 0), "
+            "COALESCE((SELECT MAX(seq) FROM entries), 0)) + 1").fetchone()[0]
 
     def add(self, items: Sequence[NewVersion]) -> list[Outcome]:
         ids = list({it.id for it in items})
         shared: dict[tuple[str, str, bytes], int] = {}  # (id, vkey, digest) -> vid, any collection
-        here: dict[tuple[str, str], int] = {}           # (id, vkey) -> vid in this collection
-        unversioned: dict[str, tuple[str, str]] = {}    # id -> (vkey, version) in this collection
+        here: dict[tuple[str, str], int] = {}           # (id, vkey) -> vid seen in this collection
+        unversioned: dict[str, tuple[str, str]] = {}    # id -> (vkey, version) seen here
         held: dict[str, list[heads.Held]] = defaultdict(list)
+        foreign: dict[tuple[str, str], list[tuple[int, Held]]] = defaultdict(list)
+        seen_sql, seen_params = _visible(self.origin.sees, "e")
         for chunk in _chunks(ids):
             # Every collection's entries of these ids: the versions they hold are the
             # versions of these ids on the node (see migration 0003).
-            for seq, cpk, oid, vkey, vid, first, last, version, digest in self.cx.execute(
+            for (seq, cpk, oid, vkey, vid, first, last, version, digest, originator, tlp, pap,
+                 control, community_pk, seen) in self.cx.execute(
                     "SELECT e.seq, e.collection_pk, e.object_id, e.vkey, e.vid, e.is_first, "
-                    "e.is_last, v.version, v.digest FROM entries e JOIN versions v ON "
-                    f"v.vid = e.vid WHERE e.object_id IN ({_marks(len(chunk))})", chunk):
+                    "e.is_last, v.version, v.digest, e.originator, e.tlp, e.pap, "
+                    f"e.originator_control, c.community_pk, {seen_sql or '1'} FROM entries e "
+                    "JOIN versions v ON v.vid = e.vid JOIN collections c ON c.pk = "
+                    f"e.collection_pk WHERE e.object_id IN ({_marks(len(chunk))})",
+                    [*seen_params, *chunk]):
                 shared[(oid, vkey, bytes(digest))] = vid
                 if cpk == self.pk:
                     held[oid].append(heads.Held(seq, vkey, bool(first), bool(last)))
-                    here[(oid, vkey)] = vid
-                    unversioned.setdefault(oid, (vkey, version))
+                    if seen:
+                        here[(oid, vkey)] = vid
+                        unversioned.setdefault(oid, (vkey, version))
+                if seen and originator != self.origin.originator:
+                    foreign[(oid, vkey)].append((seq, Held(
+                        cpk, community_pk, originator,
+                        Handling(Tlp(tlp), Pap(pap), bool(control)))))
+        recipients = self._recipients(foreign)
 
         created: dict[int, bytes] = {}  # bodies of the versions this batch creates, by vid
         version_rows: list[tuple[Any, ...]] = []
-        entry_rows: list[tuple[Any, ...]] = []
+        entry_rows: list[tuple[NewVersion, int, str, int, Stamp]] = []
         outcomes: list[Outcome] = []
         for it in items:
             vkey, version = it.vkey, it.version
@@ -585,6 +656,15 @@ class _Writer:
                                             "immutable, so publish a new version with a later "
                                             "'modified'"))
                 continue
+            stamp = Stamp(self.origin.originator, it.marks.resolve(self.origin.defaults))
+            received = foreign.get(key)
+            if received:
+                decided = self.origin.gate(stamp, [_with_recipients(h, recipients.get(seq))
+                                                   for seq, h in received])
+                if isinstance(decided, str):
+                    outcomes.append(Outcome(it.id, version, False, decided))
+                    continue
+                stamp = decided
             digest = hashlib.blake2b(it.body, digest_size=16).digest()
             vid = shared.get((it.id, vkey, digest), 0)
             if not vid:
@@ -595,22 +675,78 @@ class _Writer:
                 shared[(it.id, vkey, digest)] = vid
                 created[vid] = it.body
             here[key] = vid
-            entry_rows.append((it, vid, vkey, self.next_added))
+            entry_rows.append((it, vid, vkey, self.next_added, stamp))
             self.next_added += 1
             outcomes.append(Outcome(it.id, version, True))
 
         flags, updates = heads.plan(held, [(row[0].id, row[2]) for row in entry_rows])
         self.cx.executemany("INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?, ?)", version_rows)
+        rows: list[tuple[Any, ...]] = []
+        red: list[tuple[int, str]] = []
+        seq = self.next_seq
+        for (it, vid, vkey, added, stamp), (first, last) in zip(entry_rows, flags, strict=True):
+            h = stamp.handling
+            rows.append((seq, self.pk, vid, it.id, it.type, vkey, it.spec_version, added, first,
+                         last, stamp.originator, h.tlp, h.pap, h.originator_control))
+            red.extend((seq, org) for org in h.recipients)
+            seq += 1
         self.cx.executemany(
-            "INSERT INTO entries (collection_pk, vid, object_id, type, vkey, spec_version, "
-            "date_added, is_first, is_last) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(self.pk, vid, it.id, it.type, vkey, it.spec_version, added, first, last)
-             for (it, vid, vkey, added), (first, last) in zip(entry_rows, flags, strict=True)])
+            "INSERT INTO entries (seq, collection_pk, vid, object_id, type, vkey, spec_version, "
+            "date_added, is_first, is_last, originator, tlp, pap, originator_control) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        self.cx.executemany("INSERT INTO red_recipients VALUES (?, ?)", red)
         self.cx.executemany("UPDATE entries SET is_first = ?, is_last = ? WHERE seq = ?", updates)
         if entry_rows:
             self.cx.execute("UPDATE clock SET last_added = ?", (self.next_added - 1,))
         return outcomes
 
+    def _recipients(self, foreign: dict[tuple[str, str], list[tuple[int, Held]]]
+                    ) -> dict[int, tuple[str, ...]]:
+        """The named recipients of the RED versions among ``foreign``, by entry seq."""
+        seqs = [seq for found in foreign.values() for seq, h in found
+                if h.handling.tlp is Tlp.RED]
+        out: dict[int, list[str]] = defaultdict(list)
+        for chunk in _chunks(seqs):
+            for seq, org in self.cx.execute("SELECT seq, org_id FROM red_recipients WHERE seq "
+                                            f"IN ({_marks(len(chunk))})", chunk):
+                out[seq].append(org)
+        return {seq: tuple(orgs) for seq, orgs in out.items()}
+
     def _body(self, vid: int) -> bytes:
         return bytes(self.cx.execute("SELECT body FROM versions WHERE vid = ?",
                                      (vid,)).fetchone()[0])
+
+
+def _with_recipients(h: Held, recipients: tuple[str, ...] | None) -> Held:
+    if not recipients:
+        return h
+    x = h.handling
+    return Held(h.collection_pk, h.community_pk, h.originator,
+                Handling(x.tlp, x.pap, x.originator_control, recipients))
+
+
+def _visible(vis: Visibility, e: str) -> tuple[str | None, list[Any]]:
+    """The WHERE condition on entry alias ``e`` that :class:`Visibility` describes, or
+    None when it admits every entry. A literal translation: the policy decided."""
+    conds: list[str] = []
+    params: list[Any] = []
+    if vis.collections is not None:
+        if not vis.collections:
+            return "0", []
+        pks = sorted(vis.collections)
+        conds.append(f"{e}.collection_pk IN ({_marks(len(pks))})")
+        params.extend(pks)
+    if not vis.everything:
+        alternatives = []
+        if vis.tlp_below > 0:
+            alternatives.append(f"{e}.tlp < ?")
+            params.append(vis.tlp_below)
+        if vis.originator is not None:
+            alternatives.append(f"{e}.originator = ?")
+            params.append(vis.originator)
+        if vis.recipient is not None:
+            alternatives.append(f"EXISTS (SELECT 1 FROM red_recipients r WHERE r.seq = {e}.seq "
+                                "AND r.org_id = ?)")
+            params.append(vis.recipient)
+        conds.append("(" + " OR ".join(alternatives) + ")" if alternatives else "0")
+    return (" AND ".join(conds) if conds else None), params
