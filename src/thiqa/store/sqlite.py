@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 import orjson
 
 from thiqa.errors import BadRequest, Conflict, StoreError
-from thiqa.handling import Handling, Pap, Tlp
+from thiqa.handling import Handling, Marks, Pap, Tlp
 from thiqa.store import BulkWriter, heads
 from thiqa.store.model import (
     EVERYTHING,
@@ -629,6 +629,7 @@ class _Writer:
         created: dict[int, bytes] = {}  # bodies of the versions this batch creates, by vid
         version_rows: list[tuple[Any, ...]] = []
         entry_rows: list[tuple[NewVersion, int, str, int, Stamp]] = []
+        stamps: dict[Marks, Stamp] = {}
         outcomes: list[Outcome] = []
         for it in items:
             vkey, version = it.vkey, it.version
@@ -656,7 +657,11 @@ class _Writer:
                                             "immutable, so publish a new version with a later "
                                             "'modified'"))
                 continue
-            stamp = Stamp(self.origin.originator, it.marks.resolve(self.origin.defaults))
+            # Feeds repeat a handful of markings: resolve each distinct one once per batch.
+            stamp = stamps.get(it.marks)
+            if stamp is None:
+                stamp = stamps[it.marks] = Stamp(self.origin.originator,
+                                                 it.marks.resolve(self.origin.defaults))
             received = foreign.get(key)
             if received:
                 decided = self.origin.gate(stamp, [_with_recipients(h, recipients.get(seq))
