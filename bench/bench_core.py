@@ -246,11 +246,13 @@ def main(argv: list[str] | None = None) -> int:
 NOTES = """
 Notes:
 - thiqa runs as real processes: `python -m thiqa load --quiet --json FILE` (one process
-  per load; wall time includes interpreter start-up) and `python -m thiqa serve
-  --log-level warning`. Peak RSS is the process's own high-water mark (Linux VmHWM),
-  polled every 10 ms for loads, read after the operation for servers. "heap" is the
-  largest RssAnon sampled; the rest of RSS is mapped files (SQLite's mmap of the
-  database: page cache the kernel can reclaim).
+  per load, plus the reader process it starts for inputs of 16 MiB or more; wall time
+  includes interpreter start-up; CPU and memory count both processes) and `python -m
+  thiqa serve --log-level warning`. Peak RSS is the high-water mark (Linux VmHWM) of
+  each process, summed, polled every 10 ms for loads, read after the operation for
+  servers. "heap" is the largest RssAnon sampled; the rest of RSS is mapped files
+  (for a server, SQLite's mmap of the database on its read connections: page cache the
+  kernel can reclaim).
 - Bulk loads: one run each. "raw" is bench/raw_reference.py in its own process on the
   same uncompressed file; ratio = thiqa's wall time / raw's. Memory flatness compares
   the big load with the {small:,}-object one (≤ {flat:g}×).
