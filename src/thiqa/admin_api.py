@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from thiqa import admin_json
+from thiqa import admin_json, audit
 from thiqa.errors import BadRequest, Forbidden, PayloadTooLarge
 from thiqa.node import CommunityView, Node
 
@@ -108,7 +108,28 @@ class AdminApi:
         who = await run_in_threadpool(self.node.authenticate,
                                       request.headers.get("authorization"))
         if not who.is_admin:
+            await run_in_threadpool(self.node.deny, who,
+                                    f"403: admin API {request.method} {request.url.path}")
             raise Forbidden("the admin API needs an API key with the admin role")
+        # Changes made by this request are recorded as this key's (thiqa.audit); each
+        # request runs in its own task, so the attribution ends with it.
+        audit.attribute(who)
+
+    async def audit(self, request: Request) -> Response:
+        await self._admin(request)
+        p = request.query_params
+        unknown = set(p) - {"org", "object", "action", "since", "until", "limit"}
+        if unknown:
+            raise BadRequest(f"unknown filter {sorted(unknown)[0]!r}: use org, object, "
+                             "action, since, until or limit")
+
+        def find() -> list[dict[str, Any]]:
+            org = self.node.org(p["org"]).id if "org" in p else None
+            q = audit.query_from(org=org, object_id=p.get("object"), action=p.get("action"),
+                                 since=p.get("since"), until=p.get("until"),
+                                 limit=p.get("limit"))
+            return [admin_json.event(e) for e in self.node.audit_log(q)]
+        return _json({"events": await run_in_threadpool(find)})
 
     async def orgs(self, request: Request) -> Response:
         await self._admin(request)
@@ -206,4 +227,5 @@ def routes(node: Node) -> list[Route]:
         Route(community + "/members/", api.members, methods=["POST"]),
         Route(community + "/members/{org}/", api.member, methods=["DELETE"]),
         Route(PREFIX + "/agreements/", api.agreements, methods=["GET", "POST"]),
+        Route(PREFIX + "/audit/", api.audit, methods=["GET"]),
     ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from thiqa.audit import Event
 from thiqa.node import CommunityView
 from thiqa.store.model import ApiKey, Collection, Member, Org
 from thiqa.timestamps import format_us
@@ -48,3 +49,10 @@ def community(view: CommunityView, *, members: bool = True) -> dict[str, Any]:
     if members:
         out["members"] = [member(m, o) for m, o in view.members]
     return out
+
+
+def event(e: Event) -> dict[str, Any]:
+    return {"seq": e.seq, "time": format_us(e.at_us), "org_id": e.org_id or None,
+            "key_id": e.key_id or None, "action": e.action, "outcome": e.outcome,
+            "collection": e.collection or None, "objects": list(e.objects),
+            "detail": e.detail}

@@ -16,12 +16,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from thiqa import auth, ingest, policy
+from thiqa import audit, auth, ingest, policy
 from thiqa.access import NOTHING, Access, Entitlements, collection_access
 from thiqa.auth import Principal
 from thiqa.clock import Clock
-from thiqa.errors import BadRequest, Conflict, Forbidden, NotFound
-from thiqa.handling import NO_DEFAULTS, Defaults, defaults_named
+from thiqa.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthenticated
+from thiqa.handling import NO_DEFAULTS, Defaults, Tlp, defaults_named
 from thiqa.settings import Settings
 from thiqa.store import Store
 from thiqa.store.model import (
@@ -84,6 +84,7 @@ class Node:
             raise Conflict(f"an organisation named {name!r} already exists")
         org = Org(f"identity--{self.clock.new_uuid()}", name, self.clock.now_us())
         self.store.add_org(org)
+        self._admin("org.add", f"{org.id} {org.name!r}")
         return org
 
     def org(self, ref: str) -> Org:
@@ -100,11 +101,13 @@ class Node:
         key_id, secret = auth.mint()
         record = ApiKey(key_id, org.id, role, label, self.clock.now_us())
         self.store.add_key(record, auth.hash_key(secret))
+        self._admin("key.create", f"{key_id} for {org.id} ({role})")
         return record, secret
 
     def revoke_key(self, key_id: str) -> None:
         if not self.store.revoke_key(key_id, self.clock.now_us()):
             raise NotFound(f"no active API key {key_id!r}")
+        self._admin("key.revoke", key_id)
 
     def create_collection(self, title: str, *, description: str = "", alias: str | None = None,
                           readers: Iterable[str] = (), writers: Iterable[str] = ()) -> Collection:
@@ -120,6 +123,7 @@ class Node:
         for ref in {*readers, *writers}:
             self.store.set_grant(Grant(collection.pk, orgs[ref].id, ref in readers,
                                        ref in writers))
+        self._admin("collection.create", f"{title!r}", collection.id)
         return collection
 
     def grant(self, collection_ref: str, org_ref: str, *, read: bool, write: bool) -> Grant:
@@ -132,6 +136,8 @@ class Node:
                            "decides access to this collection; add or remove members instead")
         grant = Grant(collection.pk, self.org(org_ref).id, read, write)
         self.store.set_grant(grant)
+        self._admin("collection.grant", f"{grant.org_id} read={read} write={write}",
+                    collection.id)
         return grant
 
     # -- communities and agreements ----------------------------------------------------
@@ -177,6 +183,8 @@ class Node:
         published from now on: stored versions keep the handling they were stored with."""
         community = self._community(ref)
         self.store.set_community_defaults(community.pk, defaults.tlp, defaults.pap)
+        self._admin("community.defaults", f"{community.id} tlp={defaults.tlp} "
+                    f"pap={defaults.pap}")
         return self.community(community.id)
 
     @staticmethod
@@ -204,12 +212,14 @@ class Node:
             raise Conflict(f"{org.name!r} is already a member of {community.name!r}")
         member = Member(community.pk, org.id, role, self.clock.now_us())
         self.store.add_member(member)
+        self._admin("community.add-member", f"{community.id} {org.id} ({role})")
         return member
 
     def remove_member(self, ref: str, org_ref: str) -> None:
         community, org = self._changeable(ref), self.org(org_ref)
         if not self.store.remove_member(community.pk, org.id):
             raise NotFound(f"{org.name!r} is not a member of {community.name!r}")
+        self._admin("community.remove-member", f"{community.id} {org.id}")
 
     def _community(self, ref: str) -> Community:
         community = self.store.get_community(ref)
@@ -240,7 +250,10 @@ class Node:
                               description, now, defaults.tlp, defaults.pap)
         collection = Collection(0, str(uuid.UUID(self.clock.new_uuid())), name,
                                 collection_description, self._free_alias(name, kind), now)
-        stored, _ = self.store.add_community(community, members, [collection])
+        stored, made = self.store.add_community(community, members, [collection])
+        self._admin(f"{kind}.create", f"{stored.id} {name!r} with "
+                    + ", ".join(f"{m.org_id} ({m.role})" for m in members),
+                    made[0].id if made else "")
         return self._view(stored)
 
     def _free_alias(self, name: str, kind: str) -> str:
@@ -263,7 +276,12 @@ class Node:
 
     # -- TAXII ------------------------------------------------------------------------------
     def authenticate(self, authorization: str | None) -> Principal:
-        return auth.authenticate(self.store, authorization)
+        try:
+            return auth.authenticate(self.store, authorization)
+        except Unauthenticated as exc:
+            self._record(audit.Event(self.clock.now_us(), "", "", "deny", "denied",
+                                     detail=f"401: {exc.description}"))
+            raise
 
     def entitlements(self, who: Principal) -> Entitlements:
         """Read afresh on every request: a grant or membership change applies at once."""
@@ -284,17 +302,21 @@ class Node:
             if access.visible:
                 return CollectionView(collection, access)
         # Same answer for absent and invisible collections (TAXII 2.1 §5.2: 404 for both).
+        self._deny(who, f"404: no collection {ref!r} for this organisation",
+                   collection.id if collection is not None else "")
         raise NotFound(f"no collection {ref!r}")
 
     def readable(self, who: Principal, ref: str) -> Collection:
         view = self.collection(who, ref)
         if not view.access.can_read:
+            self._deny(who, "403: may not read", view.collection.id)
             raise Forbidden("this API key may not read from this collection")
         return view.collection
 
     def writable(self, who: Principal, ref: str) -> Collection:
         view = self.collection(who, ref)
         if not view.access.can_write:
+            self._deny(who, "403: may not add objects", view.collection.id)
             raise Forbidden("this API key may not add objects to this collection")
         return view.collection
 
@@ -306,6 +328,18 @@ class Node:
         for start in range(0, len(objects), WRITE_BATCH):
             self._write(collection.pk, objects[start : start + WRITE_BATCH], status, origin)
         self.store.save_status(status)
+        now = self.clock.now_us()
+        events = [audit.by(who, now, "add", collection=collection.id,
+                           objects=tuple(o.id for o in status.successes),
+                           detail=f"{len(status.successes)} stored, {len(status.failures)} "
+                                  f"refused (status {status.id})")]
+        if status.failures:
+            first = status.failures[0].message or ""
+            events.append(audit.by(who, now, "deny", outcome="denied", collection=collection.id,
+                                   objects=tuple(o.id for o in status.failures if o.id),
+                                   detail=f"{len(status.failures)} objects refused (status "
+                                          f"{status.id}), e.g.: {first[:300]}"))
+        self._record(*events)
         return status
 
     def origin(self, who: Principal, collection: Collection) -> Origin:
@@ -358,17 +392,26 @@ class Node:
         """A page of a collection's versions; ``query.collection_pk`` is filled in here."""
         view = self.collection(who, ref)
         if not view.access.can_read:
+            self._deny(who, "403: may not read", view.collection.id)
             raise Forbidden("this API key may not read from this collection")
         q = ObjectQuery(view.collection.pk, query.ids, query.types, query.versions,
                         query.spec_versions, query.added_after, query.after, query.limit,
                         policy.read_filter(policy.viewer(who), view.collection, view.access))
-        return self.store.query(q, bodies=bodies)
+        page = self.store.query(q, bodies=bodies)
+        guarded = [r.id for r in page.records if r.tlp >= Tlp.AMBER]
+        if guarded:
+            self._record(audit.by(who, self.clock.now_us(), "read", collection=view.collection.id,
+                                  objects=tuple(dict.fromkeys(guarded)),
+                                  detail=f"{len(guarded)} TLP:AMBER or stricter versions"
+                                         + ("" if bodies else " (metadata)")))
+        return page
 
     def delete(self, who: Principal, ref: str, object_id: str, versions: Versions,
                spec_versions: tuple[str, ...]) -> int:
         view = self.collection(who, ref)
         # TAXII 2.1 §5.7: DELETE needs both can_read and can_write; either alone is 403.
         if not (view.access.can_read and view.access.can_write):
+            self._deny(who, "403: may not delete", view.collection.id)
             raise Forbidden("deleting needs both read and write access to the collection")
         # Only versions the caller may see can be deleted: anything else is, for it, absent.
         removed = self.store.delete_versions(
@@ -377,4 +420,34 @@ class Node:
         if not removed:
             raise NotFound(f"no object {object_id!r} (with the requested versions) in this "
                            "collection")
+        self._record(audit.by(who, self.clock.now_us(), "delete", collection=view.collection.id,
+                              objects=(object_id,), detail=f"{removed} versions removed"))
         return removed
+
+    # -- audit log -----------------------------------------------------------------------------
+    def audit_log(self, q: audit.AuditQuery) -> list[audit.Event]:
+        """Events matching ``q``, newest first (admin verbs: ``thiqa audit``, /admin/)."""
+        return self.store.audit(q)
+
+    def _record(self, *events: audit.Event) -> None:
+        self.store.append_audit(events)
+
+    def record_load(self, collection: Collection, origin: Origin, files: list[str],
+                    stored: int, rejected: int) -> None:
+        """``thiqa load`` is a write like any other: record it (by the operator)."""
+        self._record(audit.Event(self.clock.now_us(), origin.originator, audit.OPERATOR_KEY,
+                                 "add", "ok", collection.id,
+                                 detail=f"thiqa load {', '.join(files)}: {stored} stored, "
+                                        f"{rejected} rejected"))
+
+    def deny(self, who: Principal, detail: str, collection: str = "") -> None:
+        """Record that ``who`` was refused (for layers above that refuse on their own)."""
+        self._deny(who, detail, collection)
+
+    def _deny(self, who: Principal, detail: str, collection: str = "") -> None:
+        self._record(audit.by(who, self.clock.now_us(), "deny", outcome="denied",
+                              collection=collection, detail=detail))
+
+    def _admin(self, verb: str, detail: str, collection: str = "") -> None:
+        self._record(audit.by(audit.actor(), self.clock.now_us(), f"admin.{verb}",
+                              collection=collection, detail=detail))

@@ -59,6 +59,8 @@ def load(files: tuple[Path, ...], collection_ref: str, org_ref: str | None, quie
 
             report = load_files(node.store, target, files, clock=node.clock,
                                 on_progress=advance, on_reject=on_reject, origin=origin)
+        node.record_load(target, origin, [str(f) for f in files], report.stored,
+                         len(report.rejected))
         data = {"collection": target.id, "read": report.read, "stored": report.stored,
                 "rejected": len(report.rejected), "seconds": round(report.seconds, 3),
                 "objects_per_second": round(report.rate),

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol
 
+from thiqa.audit import AuditQuery, Event
 from thiqa.handling import Pap, Tlp
 from thiqa.store.model import (
     ApiKey,
@@ -114,6 +115,11 @@ class Store(Protocol):
     def get_status(self, status_id: str) -> Status | None: ...
     def get_meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
+    # -- audit log (append-only) --------------------------------------------------------
+    def append_audit(self, events: Sequence[Event]) -> None:
+        """Record events durably, in order; there is no way to change or remove one."""
+    def audit(self, q: AuditQuery) -> list[Event]:
+        """Events matching ``q``, newest first."""
     def close(self) -> None: ...
 
 

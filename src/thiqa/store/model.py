@@ -238,6 +238,7 @@ class Record:
     id: str
     version: str
     spec_version: str
+    tlp: int  # thiqa.handling.Tlp value of this entry (the audit log records AMBER+ reads)
     body: bytes | None = None
 
 

@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from thiqa.audit import AuditQuery, Event
 from thiqa.errors import BadRequest, Conflict, StoreError
 from thiqa.handling import Handling, Marks, Pap, Tlp
 from thiqa.store import BulkWriter, heads
@@ -54,6 +55,7 @@ from thiqa.store.model import (
     Versions,
     Visibility,
 )
+from thiqa.store.sqlite_audit import SQLiteAuditLog
 from thiqa.timestamps import format_us, version_key
 
 _T = TypeVar("_T")
@@ -95,6 +97,7 @@ class SQLiteStore:
             self._lock = threading.Lock()
             self._local = threading.local()
             self._readers: list[sqlite3.Connection] = []
+            self._audit: SQLiteAuditLog | None = None
             self._writer = self._connect()
             self._migrate()
         except sqlite3.Error as exc:
@@ -167,28 +170,7 @@ class SQLiteStore:
             raise StoreError(f"read failed: {exc}") from exc
 
     def _migrate(self) -> None:
-        cx = self._writer
-        cx.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
-                   "version INTEGER PRIMARY KEY, name TEXT NOT NULL)")
-        done = {row[0] for row in cx.execute("SELECT version FROM schema_migrations")}
-        folder = resources.files("thiqa.store").joinpath("migrations")
-        scripts = sorted((p for p in folder.iterdir() if p.name.endswith(".sql")),
-                         key=lambda p: p.name)
-        for script in scripts:
-            number = int(script.name.split("_", 1)[0])
-            if number in done:
-                continue
-            sql = script.read_text(encoding="utf-8")
-            cx.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in sql.split(";\n"):
-                    if statement.strip():
-                        cx.execute(statement)
-                cx.execute("INSERT INTO schema_migrations VALUES (?, ?)", (number, script.name))
-                cx.execute("COMMIT")
-            except BaseException:
-                cx.execute("ROLLBACK")
-                raise
+        migrate(self._writer, "migrations")
 
     def close(self) -> None:
         """Close every connection; safe to call more than once."""
@@ -197,6 +179,23 @@ class SQLiteStore:
                 cx.close()
             self._readers.clear()
             self._local = threading.local()
+            if self._audit is not None:
+                self._audit.close()
+                self._audit = None
+
+    # -- audit log ----------------------------------------------------------------------
+    def _audit_log(self) -> SQLiteAuditLog:
+        with self._lock:
+            if self._audit is None:
+                self._audit = SQLiteAuditLog(self.path.with_name("audit.db"))
+            return self._audit
+
+    def append_audit(self, events: Sequence[Event]) -> None:
+        if events:
+            self._audit_log().append(events)
+
+    def audit(self, q: AuditQuery) -> list[Event]:
+        return self._audit_log().query(q)
 
     # -- organisations and keys -------------------------------------------------------
     def add_org(self, org: Org) -> None:
@@ -362,7 +361,7 @@ class SQLiteStore:
 
     def query(self, q: ObjectQuery, *, bodies: bool = True) -> Page:
         conds, params = _conditions(q)
-        cols = "e.seq, e.date_added, e.object_id, v.version, e.spec_version"
+        cols = "e.seq, e.date_added, e.object_id, v.version, e.spec_version, e.tlp"
         if bodies:
             cols += ", v.body"
         split_col, values = ("e.object_id", q.ids) if q.ids else ("e.type", q.types)
@@ -453,6 +452,32 @@ class SQLiteStore:
     def set_meta(self, key: str, value: str) -> None:
         with self._tx() as cx:
             cx.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+
+def migrate(cx: sqlite3.Connection, folder_name: str) -> None:
+    """Apply the numbered scripts of ``thiqa/store/<folder_name>`` not yet recorded in
+    ``schema_migrations``, each in its own transaction."""
+    cx.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
+               "version INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+    done = {row[0] for row in cx.execute("SELECT version FROM schema_migrations")}
+    folder = resources.files("thiqa.store").joinpath(folder_name)
+    scripts = sorted((p for p in folder.iterdir() if p.name.endswith(".sql")),
+                     key=lambda p: p.name)
+    for script in scripts:
+        number = int(script.name.split("_", 1)[0])
+        if number in done:
+            continue
+        sql = script.read_text(encoding="utf-8")
+        cx.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in sql.split(";\n"):
+                if statement.strip():
+                    cx.execute(statement)
+            cx.execute("INSERT INTO schema_migrations VALUES (?, ?)", (number, script.name))
+            cx.execute("COMMIT")
+        except BaseException:
+            cx.execute("ROLLBACK")
+            raise
 
 
 def _rollback(cx: sqlite3.Connection) -> None:
