@@ -115,6 +115,7 @@ def test_admin_api_queries_the_log(client: TestClient, world: World) -> None:
 def test_the_log_is_append_only(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "thiqa.db")
     store.append_audit([Event(1, "o", "k", "read", "ok", "c", ("x",), "d")])
+    assert [e.objects for e in store.audit(AuditQuery(object_id="x"))] == [("x",)]  # indexed
     store.close()
     cx = sqlite3.connect(tmp_path / "audit.db")
     for sql in ("UPDATE events SET detail = 'forged'", "DELETE FROM events",

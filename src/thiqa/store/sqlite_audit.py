@@ -5,6 +5,12 @@ Separate from ``thiqa.db`` so that recording a read never waits for the data wri
 ``audit_migrations``). ``synchronous=NORMAL`` in WAL mode: an appended event survives
 a crash of the process at once, and a power cut once the WAL is checkpointed (at most
 ~1,000 pages later) — an fsync per audited read would cost more than the read.
+
+An event is one row, its object ids a JSON list in it: appending costs ~0.1 ms
+whatever the number of objects. The index by object (``event_objects``) is brought up
+to date in one batch when a query asks for an object: one row per object and event,
+inserted as each page is served, cost ~6 ms a page of 1,000 objects (random keys, a
+commit each) — more than serving the page.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from thiqa.audit import AuditQuery, Event
 from thiqa.errors import StoreError
@@ -39,16 +47,11 @@ class SQLiteAuditLog:
             cx = self._cx
             try:
                 cx.execute("BEGIN IMMEDIATE")
-                for e in events:
-                    cur = cx.execute(
-                        "INSERT INTO events (at_us, org_id, key_id, action, outcome, "
-                        "collection, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (e.at_us, e.org_id, e.key_id, e.action, e.outcome, e.collection,
-                         e.detail))
-                    if e.objects:
-                        seq = cur.lastrowid
-                        cx.executemany("INSERT INTO event_objects VALUES (?, ?)",
-                                       [(seq, o) for o in e.objects])
+                cx.executemany(
+                    "INSERT INTO events (at_us, org_id, key_id, action, outcome, collection, "
+                    "detail, objects) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(e.at_us, e.org_id, e.key_id, e.action, e.outcome, e.collection, e.detail,
+                      orjson.dumps(e.objects)) for e in events])
                 cx.execute("COMMIT")
             except sqlite3.Error as exc:
                 if cx.in_transaction:
@@ -80,22 +83,39 @@ class SQLiteAuditLog:
         where = f"WHERE {' AND '.join(conds)}" if conds else ""
         with self._lock:
             try:
+                if q.object_id is not None:
+                    self._index()
                 rows = self._cx.execute(
                     "SELECT e.seq, e.at_us, e.org_id, e.key_id, e.action, e.outcome, "
-                    f"e.collection, e.detail FROM events e {where} ORDER BY e.seq DESC "
-                    "LIMIT ?", [*params, q.limit]).fetchall()
-                objects: dict[int, list[str]] = {}
-                seqs = [r[0] for r in rows]
-                for start in range(0, len(seqs), 500):
-                    chunk = seqs[start : start + 500]
-                    for seq, oid in self._cx.execute(
-                            "SELECT seq, object_id FROM event_objects WHERE seq IN "
-                            f"({','.join('?' * len(chunk))})", chunk):
-                        objects.setdefault(seq, []).append(oid)
+                    f"e.collection, e.detail, e.objects FROM events e {where} "
+                    "ORDER BY e.seq DESC LIMIT ?", [*params, q.limit]).fetchall()
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot read the audit log: {exc}") from exc
-        return [Event(at, org, key, action, outcome, coll, tuple(objects.get(seq, ())),
-                      detail, seq) for seq, at, org, key, action, outcome, coll, detail in rows]
+        return [Event(at, org, key, action, outcome, coll, tuple(orjson.loads(objects)),
+                      detail, seq)
+                for seq, at, org, key, action, outcome, coll, detail, objects in rows]
+
+    def _index(self) -> None:
+        """Bring event_objects up to date with the events appended since last time."""
+        cx = self._cx
+        cx.execute("BEGIN IMMEDIATE")
+        try:
+            upto = cx.execute("SELECT upto FROM indexed").fetchone()[0]
+            last = upto
+            for seq, objects in cx.execute("SELECT seq, objects FROM events WHERE seq > ? "
+                                           "ORDER BY seq", (upto,)).fetchall():
+                ids = orjson.loads(objects)
+                if ids:
+                    cx.executemany("INSERT OR IGNORE INTO event_objects VALUES (?, ?)",
+                                   [(oid, seq) for oid in ids])
+                last = seq
+            if last != upto:
+                cx.execute("UPDATE indexed SET upto = ?", (last,))
+            cx.execute("COMMIT")
+        except BaseException:
+            if cx.in_transaction:
+                cx.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         with self._lock:

@@ -10,19 +10,25 @@ CREATE TABLE events (
     action     TEXT NOT NULL,               -- add, read, delete, deny, admin.*
     outcome    TEXT NOT NULL CHECK (outcome IN ('ok', 'denied')),
     collection TEXT NOT NULL,               -- collection id, '' when none
-    detail     TEXT NOT NULL
+    detail     TEXT NOT NULL,
+    objects    BLOB NOT NULL                -- JSON list of the STIX ids it touched
 );
 CREATE INDEX events_org ON events (org_id, at_us);
 CREATE INDEX events_at ON events (at_us);
 CREATE INDEX events_action ON events (action, at_us);
 
--- The objects an event touched (a read of a page of AMBER versions names each).
+-- Events by object, derived from events.objects in batches (see sqlite_audit.py):
+-- indexing each page of a read as it is served cost more than serving it.
 CREATE TABLE event_objects (
+    object_id TEXT NOT NULL,
     seq       INTEGER NOT NULL REFERENCES events(seq),
-    object_id TEXT NOT NULL
+    PRIMARY KEY (object_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE indexed (
+    one  INTEGER PRIMARY KEY CHECK (one = 1),
+    upto INTEGER NOT NULL                   -- events up to this seq are in event_objects
 );
-CREATE INDEX event_objects_object ON event_objects (object_id, seq);
-CREATE INDEX event_objects_seq ON event_objects (seq);
+INSERT INTO indexed VALUES (1, 0);
 
 CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
