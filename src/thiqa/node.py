@@ -25,6 +25,7 @@ from thiqa.handling import NO_DEFAULTS, Defaults, Tlp, defaults_named
 from thiqa.settings import Settings
 from thiqa.store import Store
 from thiqa.store.model import (
+    ALL,
     MEMBER_ROLES,
     ROLES,
     ApiKey,
@@ -39,6 +40,7 @@ from thiqa.store.model import (
     Page,
     Status,
     Versions,
+    Visibility,
 )
 
 _CURSOR_SECRET = "cursor_secret"
@@ -423,6 +425,50 @@ class Node:
         self._record(audit.by(who, self.clock.now_us(), "delete", collection=view.collection.id,
                               objects=(object_id,), detail=f"{removed} versions removed"))
         return removed
+
+    def retract(self, who: Principal, object_id: str,
+                from_refs: Iterable[str] | None = None) -> list[Collection]:
+        """Withdraw the versions of ``object_id`` that ``who``'s organisation originated.
+
+        With ``from_refs`` (collection ids or aliases the caller can see) only from those:
+        the originator narrows the scope it chose. Without, from every collection of the
+        node that holds them, including copies forwarded where the originator has no
+        access (DESIGN rules 2-4 kept them its versions). Returns the collections the
+        caller can see that it left; where else it was is not said (rule 6).
+        """
+        if who.role == "reader":
+            self._deny(who, "403: a reader key may not retract")
+            raise Forbidden("a reader key may not retract objects")
+        only = Visibility(originator=who.org.id)
+        if from_refs is not None:
+            targets = [self.collection(who, ref).collection for ref in from_refs]
+        else:
+            targets = self.store.list_collections()
+        held = self.entitlements(who)
+        left: list[Collection] = []
+        removed = 0
+        for c in targets:
+            n = self.store.delete_versions(c.pk, object_id, ALL, (), only)
+            removed += n
+            if n and collection_access(who, c, held).visible:
+                left.append(c)
+        if not removed:
+            # The same answer whether it does not exist, is not theirs, or is invisible.
+            raise NotFound(f"no versions of {object_id!r} originated by your organisation "
+                           "in " + ("those collections" if from_refs is not None
+                                    else "this node"))
+        self._record(audit.by(who, self.clock.now_us(), "retract", objects=(object_id,),
+                              detail=f"{removed} versions withdrawn from "
+                                     + ("the named collections" if from_refs is not None
+                                        else "every collection")))
+        return left
+
+    def operator_for(self, org_ref: str) -> Principal:
+        """The operator at the console acting for an organisation (``thiqa retract``):
+        an admin's reach, recorded in the audit log as the CLI."""
+        org = self.org(org_ref)
+        return Principal(ApiKey(audit.OPERATOR_KEY, org.id, "admin", "operator",
+                                self.clock.now_us()), org)
 
     # -- audit log -----------------------------------------------------------------------------
     def audit_log(self, q: audit.AuditQuery) -> list[audit.Event]:

@@ -348,3 +348,25 @@ def agreement_list(as_json: bool, **options: Any) -> None:
              "\n".join(_community_row(v) for v in views))
     finally:
         node.store.close()
+
+
+@main.command("retract")
+@click.argument("object_id")
+@click.option("--org", "org_ref", required=True,
+              help="The originating organisation (name or identity id).")
+@click.option("--from", "from_refs", multiple=True,
+              help="Withdraw only from this collection (id or alias); repeatable. "
+                   "Default: from every collection of the node.")
+@_store_options
+@_json_flag
+def retract(object_id: str, org_ref: str, from_refs: tuple[str, ...], as_json: bool,
+            **options: Any) -> None:
+    """Withdraw an object's versions that ORG originated (narrow its scope with --from)."""
+    node = open_node(options)
+    try:
+        who = node.operator_for(org_ref)
+        left = node.retract(who, object_id, list(from_refs) if from_refs else None)
+        emit(as_json, {"id": object_id, "collections": [c.id for c in left]},
+             f"{object_id} withdrawn from " + ", ".join(c.alias or c.id for c in left))
+    finally:
+        node.store.close()

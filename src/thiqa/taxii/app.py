@@ -25,7 +25,14 @@ from starlette.routing import Route
 from thiqa import admin_api
 from thiqa.auth import Principal
 from thiqa.clock import Clock
-from thiqa.errors import NotFound, PayloadTooLarge, ThiqaError, Unauthenticated, Unprocessable
+from thiqa.errors import (
+    BadRequest,
+    NotFound,
+    PayloadTooLarge,
+    ThiqaError,
+    Unauthenticated,
+    Unprocessable,
+)
 from thiqa.ingest import envelope_objects
 from thiqa.node import Node
 from thiqa.settings import Settings
@@ -170,6 +177,28 @@ class Api:
             raise Unprocessable(f"the body is not valid JSON: {exc}") from None
         return self.node.add_objects(who, ref, envelope_objects(body))
 
+    async def retractions(self, request: Request) -> Response:
+        """``POST /api/retractions/`` (a thiqa extension beside TAXII): the originator
+        withdraws an object, from the named collections or from all."""
+        who = await self._who(request)
+        raw = await _body(request, self.settings.max_content_length)
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise BadRequest(f"the body is not valid JSON: {exc}") from None
+        if not isinstance(body, dict) or set(body) - {"id", "collections"}:
+            raise BadRequest("the body must be a JSON object with 'id' and optionally "
+                             "'collections'")
+        object_id, refs = body.get("id"), body.get("collections")
+        if not isinstance(object_id, str) or "--" not in object_id:
+            raise BadRequest("'id' must be the STIX id of the object to retract")
+        if refs is not None and not (isinstance(refs, list) and refs
+                                     and all(isinstance(r, str) for r in refs)):
+            raise BadRequest("'collections' must be a non-empty list of collection ids or "
+                             "aliases")
+        left = await run_in_threadpool(self.node.retract, who, object_id, refs)
+        return _json(orjson.dumps({"id": object_id, "collections": [c.id for c in left]}))
+
     async def delete_object(self, request: Request) -> Response:
         who = await self._who(request)
         f = params.parse(request.query_params.multi_items(), match=("version", "spec_version"),
@@ -244,6 +273,7 @@ def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> 
         Route(collection + "/objects/", api.objects, methods=["GET", "POST"]),
         Route(obj + "/", api.object, methods=["GET", "DELETE"]),
         Route(obj + "/versions/", api.versions, methods=["GET"]),
+        Route(root + "/retractions/", api.retractions, methods=["POST"]),
         *admin_api.routes(api.node),
     ]
 
