@@ -147,9 +147,17 @@ def test_reshare_matrix(tlp: Tlp, control: bool, target: Collection, allowed: bo
 def test_gate_keeps_the_originator_and_never_relaxes() -> None:
     gate = policy.reshare_gate(OTHER_COMMUNITY)
     mine = Stamp(B, Handling(Tlp.CLEAR, Pap.CLEAR))
-    out = gate(mine, [held(Tlp.GREEN)])
+    out = gate("x--1", mine, [held(Tlp.GREEN)])
     assert out == Stamp(A, Handling(Tlp.GREEN, Pap.GREEN))
-    assert isinstance(gate(mine, [held(Tlp.AMBER)]), str)
+    assert isinstance(gate("x--1", mine, [held(Tlp.AMBER)]), str)
     # Any copy received under terms that allow it is enough.
-    assert gate(mine, [held(Tlp.AMBER), held(Tlp.CLEAR)]) == Stamp(A, Handling(Tlp.CLEAR,
-                                                                               Pap.GREEN))
+    assert gate("x--1", mine, [held(Tlp.AMBER), held(Tlp.CLEAR)]) == Stamp(
+        A, Handling(Tlp.CLEAR, Pap.GREEN))
+
+
+def test_a_verified_release_opens_the_gate_for_that_object_and_originator_only() -> None:
+    gate = policy.reshare_gate(OTHER_COMMUNITY, frozenset({("x--1", A)}))
+    mine = Stamp(B, Handling(Tlp.CLEAR, Pap.CLEAR))
+    # Released: stored with the originator kept and the stricter (AMBER) handling.
+    assert gate("x--1", mine, [held(Tlp.AMBER)]) == Stamp(A, Handling(Tlp.AMBER, Pap.GREEN))
+    assert isinstance(gate("x--2", mine, [held(Tlp.AMBER)]), str)

@@ -14,9 +14,10 @@ import unicodedata
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from thiqa import audit, auth, ingest, policy
+from thiqa import audit, auth, ingest, policy, releases, signing
 from thiqa.access import NOTHING, Access, Entitlements, collection_access
 from thiqa.auth import Principal
 from thiqa.clock import Clock
@@ -77,6 +78,7 @@ class Node:
             secret = secrets.token_hex(32)
             store.set_meta(_CURSOR_SECRET, secret)
         self.cursor_secret = bytes.fromhex(secret)
+        self._node_key: signing.NodeKey | None = None
 
     # -- administration (CLI and admin API) ------------------------------------------------
     def create_org(self, name: str) -> Org:
@@ -354,16 +356,19 @@ class Node:
             held = self.entitlements(who)
             readable = frozenset(c.pk for c in self.store.list_collections()
                                  if collection_access(who, c, held).can_read)
+        released = releases.verified_releases(self, who.org.id, collection)
         return Origin(who.org.id, self.defaults(collection),
-                      policy.seen_filter(viewer, readable), policy.reshare_gate(collection))
+                      policy.seen_filter(viewer, readable),
+                      policy.reshare_gate(collection, released))
 
     def load_origin(self, collection: Collection, org_ref: str | None = None) -> Origin:
         """How ``thiqa load`` publishes: as ``org_ref``, by default the node's operating
         organisation. The operator sees everything, as an admin key does; re-sharing
         rules apply all the same."""
         org = self.org(org_ref) if org_ref is not None else self.operating_org()
+        released = releases.verified_releases(self, org.id, collection)
         return Origin(org.id, self.defaults(collection), policy.seen_filter(
-            policy.Viewer(org.id, True), None), policy.reshare_gate(collection))
+            policy.Viewer(org.id, True), None), policy.reshare_gate(collection, released))
 
     def operating_org(self) -> Org:
         """The organisation that runs this node (recorded by ``thiqa init``)."""
@@ -462,6 +467,12 @@ class Node:
                                      + ("the named collections" if from_refs is not None
                                         else "every collection")))
         return left
+
+    def node_key(self) -> signing.NodeKey:
+        """The node's Ed25519 key (``node.key`` in the data directory, made on first use)."""
+        if self._node_key is None:
+            self._node_key = signing.NodeKey.load_or_create(Path(self.settings.data))
+        return self._node_key
 
     def operator_for(self, org_ref: str) -> Principal:
         """The operator at the console acting for an organisation (``thiqa retract``):

@@ -100,8 +100,8 @@ def seen_filter(who: Viewer, readable: frozenset[int] | None) -> Visibility:
 
 
 # -- re-sharing (rules 2-4) -----------------------------------------------------------
-_GRANT = ("; that needs a release grant signed by the originator (not yet available in "
-          "this version of thiqa)")
+_GRANT = ("; that needs a release grant signed by the originator: ask for one with "
+          "POST /api/releases/")
 
 
 def reshare(target: Collection, held: Held) -> str | None:
@@ -135,20 +135,23 @@ def _stricter(mine: Handling, theirs: Handling) -> Handling:
                     recipients if tlp is Tlp.RED else ())
 
 
-def reshare_gate(target: Collection) -> Gate:
+def reshare_gate(target: Collection,
+                 released: frozenset[tuple[str, str]] = frozenset()) -> Gate:
     """The store's gate for writes into ``target`` (see :class:`~thiqa.store.model.Origin`).
 
-    Allowed when any copy the writer received allows it; the new entry keeps that
+    Allowed when any copy the writer received allows it, or when its originator granted
+    the writer the release of that object into ``target`` (``released``: (object id,
+    originator) pairs whose signed grants the node verified); the new entry keeps that
     copy's originator (provenance stays with the originator) and the stricter of the
     two handlings, so forwarding never relaxes a marking.
     """
 
-    def gate(stamp: Stamp, held: Sequence[Held]) -> Stamp | str:
+    def gate(object_id: str, stamp: Stamp, held: Sequence[Held]) -> Stamp | str:
         refusal = ""
         # Least restrictive first; ties in a fixed order, so the outcome never depends
         # on the order the store found the copies in.
         for copy in sorted(held, key=lambda h: (h.handling.tlp, h.collection_pk, h.originator)):
-            why = reshare(target, copy)
+            why = None if (object_id, copy.originator) in released else reshare(target, copy)
             if why is None:
                 return Stamp(copy.originator, _stricter(stamp.handling, copy.handling))
             refusal = refusal or why

@@ -27,6 +27,8 @@ from thiqa.store.model import (
     Origin,
     Outcome,
     Page,
+    Release,
+    ReleaseState,
     Status,
     Versions,
     Visibility,
@@ -115,6 +117,17 @@ class Store(Protocol):
     def get_status(self, status_id: str) -> Status | None: ...
     def get_meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
+    # -- release requests and grants --------------------------------------------------
+    def add_release(self, r: Release) -> None: ...
+    def get_release(self, release_id: str) -> Release | None: ...
+    def list_releases(self, org_id: str) -> list[Release]:
+        """Releases the org asked for or must decide, oldest first."""
+    def decide_release(self, release_id: str, state: ReleaseState, decided_us: int,
+                       grant_record: bytes | None = None, signature: str | None = None,
+                       signer: str | None = None) -> bool:
+        """Record a decision on a pending request; False when it was no longer pending."""
+    def granted_releases(self, requester: str, collection_pk: int) -> list[Release]: ...
+
     # -- audit log (append-only) --------------------------------------------------------
     def append_audit(self, events: Sequence[Event]) -> None:
         """Record events durably, in order; there is no way to change or remove one."""

@@ -194,10 +194,11 @@ class Stamp:
 
 # Decides a write of a version already held (and visible to the writer) with another
 # originator: the stamp to store it with, or the message refusing it (thiqa.policy).
-Gate = Callable[[Stamp, Sequence[Held]], "Stamp | str"]
+# Called with the object's id, the stamp the writer would give it and the copies held.
+Gate = Callable[[str, Stamp, Sequence[Held]], "Stamp | str"]
 
 
-def _open_gate(stamp: Stamp, held: Sequence[Held]) -> Stamp | str:
+def _open_gate(object_id: str, stamp: Stamp, held: Sequence[Held]) -> Stamp | str:
     return stamp
 
 
@@ -239,6 +240,7 @@ class Record:
     version: str
     spec_version: str
     tlp: int  # thiqa.handling.Tlp value of this entry (the audit log records AMBER+ reads)
+    originator: str  # identity id of the organisation that originated the version
     body: bytes | None = None
 
 
@@ -271,3 +273,25 @@ class Status:
     @property
     def complete(self) -> bool:
         return not self.pendings
+
+
+ReleaseState = Literal["pending", "granted", "refused"]
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """A receiver's request to release a version it received into another collection,
+    and the originator's answer (a grant carries its signed record)."""
+
+    id: str
+    object_id: str
+    requester: str
+    originator: str
+    collection_pk: int
+    reason: str
+    state: ReleaseState
+    created_us: int
+    decided_us: int | None = None
+    grant_record: bytes | None = None
+    signature: str | None = None
+    signer: str | None = None

@@ -50,6 +50,8 @@ from thiqa.store.model import (
     Outcome,
     Page,
     Record,
+    Release,
+    ReleaseState,
     Stamp,
     Status,
     Versions,
@@ -182,6 +184,42 @@ class SQLiteStore:
             if self._audit is not None:
                 self._audit.close()
                 self._audit = None
+
+    # -- release requests and grants ----------------------------------------------------
+    _REL_COLS = ("id, object_id, requester, originator, collection_pk, reason, state, "
+                 "created_us, decided_us, grant_record, signature, signer")
+
+    def add_release(self, r: Release) -> None:
+        with self._tx() as cx:
+            cx.execute(f"INSERT INTO releases ({self._REL_COLS}) VALUES "
+                       "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (r.id, r.object_id, r.requester, r.originator, r.collection_pk,
+                        r.reason, r.state, r.created_us, r.decided_us, r.grant_record,
+                        r.signature, r.signer))
+
+    def get_release(self, release_id: str) -> Release | None:
+        rows = self._read(f"SELECT {self._REL_COLS} FROM releases WHERE id = ?",
+                          (release_id,))
+        return _release(rows[0]) if rows else None
+
+    def list_releases(self, org_id: str) -> list[Release]:
+        rows = self._read(f"SELECT {self._REL_COLS} FROM releases WHERE requester = ? OR "
+                          "originator = ? ORDER BY created_us", (org_id, org_id))
+        return [_release(r) for r in rows]
+
+    def decide_release(self, release_id: str, state: ReleaseState, decided_us: int,
+                       grant_record: bytes | None = None, signature: str | None = None,
+                       signer: str | None = None) -> bool:
+        with self._tx() as cx:
+            cur = cx.execute("UPDATE releases SET state = ?, decided_us = ?, grant_record = ?, "
+                             "signature = ?, signer = ? WHERE id = ? AND state = 'pending'",
+                             (state, decided_us, grant_record, signature, signer, release_id))
+            return cur.rowcount > 0
+
+    def granted_releases(self, requester: str, collection_pk: int) -> list[Release]:
+        rows = self._read(f"SELECT {self._REL_COLS} FROM releases WHERE requester = ? AND "
+                          "collection_pk = ? AND state = 'granted'", (requester, collection_pk))
+        return [_release(r) for r in rows]
 
     # -- audit log ----------------------------------------------------------------------
     def _audit_log(self) -> SQLiteAuditLog:
@@ -361,7 +399,8 @@ class SQLiteStore:
 
     def query(self, q: ObjectQuery, *, bodies: bool = True) -> Page:
         conds, params = _conditions(q)
-        cols = "e.seq, e.date_added, e.object_id, v.version, e.spec_version, e.tlp"
+        cols = ("e.seq, e.date_added, e.object_id, v.version, e.spec_version, e.tlp, "
+                "e.originator")
         if bodies:
             cols += ", v.body"
         split_col, values = ("e.object_id", q.ids) if q.ids else ("e.type", q.types)
@@ -452,6 +491,13 @@ class SQLiteStore:
     def set_meta(self, key: str, value: str) -> None:
         with self._tx() as cx:
             cx.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+
+def _release(row: Sequence[Any]) -> Release:
+    (rid, oid, requester, originator, cpk, reason, state, created, decided, grant, sig,
+     signer) = row
+    return Release(rid, oid, requester, originator, cpk, reason, state, created, decided,
+                   None if grant is None else bytes(grant), sig, signer)
 
 
 def migrate(cx: sqlite3.Connection, folder_name: str) -> None:
@@ -689,7 +735,7 @@ class _Writer:
                                                  it.marks.resolve(self.origin.defaults))
             received = foreign.get(key)
             if received:
-                decided = self.origin.gate(stamp, [_with_recipients(h, recipients.get(seq))
+                decided = self.origin.gate(it.id, stamp, [_with_recipients(h, recipients.get(seq))
                                                    for seq, h in received])
                 if isinstance(decided, str):
                     outcomes.append(Outcome(it.id, version, False, decided))

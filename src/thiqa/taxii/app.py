@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from thiqa import admin_api
+from thiqa import admin_api, releases
 from thiqa.auth import Principal
 from thiqa.clock import Clock
 from thiqa.errors import (
@@ -37,7 +37,7 @@ from thiqa.ingest import envelope_objects
 from thiqa.node import Node
 from thiqa.settings import Settings
 from thiqa.store import Store
-from thiqa.store.model import ALL, LAST, ObjectQuery, Page, Status, Versions
+from thiqa.store.model import ALL, LAST, ObjectQuery, Page, Release, Status, Versions
 from thiqa.taxii import cursor, media, params, resources
 from thiqa.timestamps import format_us
 
@@ -181,12 +181,8 @@ class Api:
         """``POST /api/retractions/`` (a thiqa extension beside TAXII): the originator
         withdraws an object, from the named collections or from all."""
         who = await self._who(request)
-        raw = await _body(request, self.settings.max_content_length)
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise BadRequest(f"the body is not valid JSON: {exc}") from None
-        if not isinstance(body, dict) or set(body) - {"id", "collections"}:
+        body = await _json_body(request, self.settings.max_content_length)
+        if set(body) - {"id", "collections"}:
             raise BadRequest("the body must be a JSON object with 'id' and optionally "
                              "'collections'")
         object_id, refs = body.get("id"), body.get("collections")
@@ -198,6 +194,45 @@ class Api:
                              "aliases")
         left = await run_in_threadpool(self.node.retract, who, object_id, refs)
         return _json(orjson.dumps({"id": object_id, "collections": [c.id for c in left]}))
+
+    # -- release requests (thiqa extension; see thiqa.releases) -----------------------
+    async def releases(self, request: Request) -> Response:
+        who = await self._who(request)
+        if request.method == "GET":
+            found = await run_in_threadpool(releases.listing, self.node, who)
+            return _json(orjson.dumps({"releases": [await self._release(r) for r in found]}))
+        body = await _json_body(request, self.settings.max_content_length)
+        if set(body) - {"id", "collection", "reason"}:
+            raise BadRequest("a release request has 'id', 'collection' and optionally "
+                             "'reason'")
+        object_id, target, reason = body.get("id"), body.get("collection"), body.get("reason", "")
+        if not isinstance(object_id, str) or not isinstance(target, str) or not isinstance(
+                reason, str):
+            raise BadRequest("'id' (a STIX id), 'collection' (id or alias) and 'reason' must "
+                             "be strings")
+        made = await run_in_threadpool(releases.request, self.node, who, object_id, target,
+                                       reason)
+        return _json(orjson.dumps({"releases": [await self._release(r) for r in made]}), 201)
+
+    async def release_decision(self, request: Request) -> Response:
+        who = await self._who(request)
+        decision = request.path_params["decision"]
+        if decision not in ("grant", "refuse"):
+            raise NotFound(f"no such decision {decision!r}: use grant/ or refuse/")
+        grant = decision == "grant"
+        r = await run_in_threadpool(releases.decide, self.node, who, request.path_params["rid"],
+                                    grant=grant)
+        return _json(orjson.dumps(await self._release(r)))
+
+    async def _release(self, r: Release) -> dict[str, Any]:
+        collections = {c.pk: c.id for c in await run_in_threadpool(
+            self.node.store.list_collections)}
+        return {"id": r.id, "object_id": r.object_id, "requester": r.requester,
+                "originator": r.originator, "collection": collections.get(r.collection_pk),
+                "reason": r.reason, "state": r.state, "created": format_us(r.created_us),
+                "decided": format_us(r.decided_us) if r.decided_us is not None else None,
+                "grant": orjson.loads(r.grant_record) if r.grant_record else None,
+                "signature": r.signature, "signer": r.signer}
 
     async def delete_object(self, request: Request) -> Response:
         who = await self._who(request)
@@ -218,6 +253,17 @@ def _date_headers(page: Page, added_after: int | None) -> dict[str, str]:
         stamp = format_us(added_after)
         return {"X-TAXII-Date-Added-First": stamp, "X-TAXII-Date-Added-Last": stamp}
     return {}
+
+
+async def _json_body(request: Request, limit: int) -> dict[str, Any]:
+    """A small JSON object body (the thiqa extensions beside TAXII)."""
+    try:
+        body = orjson.loads(await _body(request, limit))
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
 
 
 async def _body(request: Request, limit: int) -> bytes:
@@ -274,6 +320,9 @@ def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> 
         Route(obj + "/", api.object, methods=["GET", "DELETE"]),
         Route(obj + "/versions/", api.versions, methods=["GET"]),
         Route(root + "/retractions/", api.retractions, methods=["POST"]),
+        Route(root + "/releases/", api.releases, methods=["GET", "POST"]),
+        Route(root + "/releases/{rid}/{decision:str}/", api.release_decision,
+              methods=["POST"]),
         *admin_api.routes(api.node),
     ]
 
