@@ -33,8 +33,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from thiqa import admin_json, audit
-from thiqa.errors import BadRequest, Forbidden, PayloadTooLarge
+from thiqa.errors import BadRequest, Forbidden
 from thiqa.node import CommunityView, Node
+from thiqa.taxii import bodies
 
 PREFIX = "/admin"
 JSON = "application/json"
@@ -47,22 +48,8 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        raise PayloadTooLarge(f"an admin request body has at most {MAX_BODY} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise PayloadTooLarge(f"an admin request body has at most {MAX_BODY} bytes")
-        chunks.append(chunk)
-    try:
-        body = orjson.loads(b"".join(chunks))
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
-    return body
+    return await bodies.json_object(request, MAX_BODY,
+                                    f"an admin request body has at most {MAX_BODY} bytes")
 
 
 class _Fields:

@@ -28,7 +28,6 @@ from thiqa.clock import Clock
 from thiqa.errors import (
     BadRequest,
     NotFound,
-    PayloadTooLarge,
     ThiqaError,
     Unauthenticated,
     Unprocessable,
@@ -38,7 +37,7 @@ from thiqa.node import Node
 from thiqa.settings import Settings
 from thiqa.store import Store
 from thiqa.store.model import ALL, LAST, ObjectQuery, Page, Release, Status, Versions
-from thiqa.taxii import cursor, media, params, resources
+from thiqa.taxii import bodies, cursor, media, params, resources
 from thiqa.timestamps import format_us
 
 log = logging.getLogger("thiqa.taxii")
@@ -257,27 +256,18 @@ def _date_headers(page: Page, added_after: int | None) -> dict[str, str]:
 
 async def _json_body(request: Request, limit: int) -> dict[str, Any]:
     """A small JSON object body (the thiqa extensions beside TAXII)."""
-    try:
-        body = orjson.loads(await _body(request, limit))
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
-    return body
+    return await bodies.json_object(request, limit, _too_large(request, limit))
 
 
 async def _body(request: Request, limit: int) -> bytes:
+    return await bodies.read(request, limit, _too_large(request, limit))
+
+
+def _too_large(request: Request, limit: int) -> str:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"the body of {declared} bytes exceeds max_content_length "
-                              f"({limit} bytes)")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"the body exceeds max_content_length ({limit} bytes)")
-        chunks.append(chunk)
-    return b"".join(chunks)
+        return f"the body of {declared} bytes exceeds max_content_length ({limit} bytes)"
+    return f"the body exceeds max_content_length ({limit} bytes)"
 
 
 async def _thiqa_error(request: Request, exc: Exception) -> Response:
