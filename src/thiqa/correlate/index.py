@@ -86,9 +86,16 @@ class Indexer:
         self.window = window
         self._cx = connect(path, writer=True)
         self._lock = threading.Lock()
+        self._closed = False
 
     def close(self) -> None:
-        self._cx.close()
+        """Close after the window in progress, if any (a serve shutting down mid-round)."""
+        with self._lock:
+            self._closed = True
+            self._cx.close()
+
+    def is_closed(self) -> bool:
+        return self._closed
 
     def state(self) -> tuple[int, int]:
         """(indexed high-water mark, highest entry seq)."""
@@ -99,17 +106,21 @@ class Indexer:
     def run_once(self) -> IndexReport:
         """Index the next window of entries (none when caught up)."""
         with self._lock:
-            return self._run_once()
+            return IndexReport() if self._closed else self._run_once()
 
     def catch_up(self, on_progress: Callable[[int, int], None] | None = None) -> IndexReport:
         """Index every entry present now; ``on_progress(done, total)`` after each window."""
         total = IndexReport()
+        if self.is_closed():
+            return total
         started = time.perf_counter()
         mark, top = self.state()
         while True:
             step = self.run_once()
             total.entries += step.entries
             total.observables += step.observables
+            if self.is_closed():
+                break
             now_mark, now_top = self.state()
             if on_progress is not None:
                 on_progress(now_mark - mark, max(top, now_top) - mark)

@@ -9,9 +9,10 @@ as plain JSON on the admin API).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import orjson
@@ -25,6 +26,8 @@ from starlette.routing import Route
 from thiqa import admin_api
 from thiqa.auth import Principal
 from thiqa.clock import Clock
+from thiqa.correlate import api as match_api
+from thiqa.correlate.service import Correlation
 from thiqa.errors import NotFound, PayloadTooLarge, ThiqaError, Unauthenticated, Unprocessable
 from thiqa.ingest import envelope_objects
 from thiqa.node import Node
@@ -45,7 +48,9 @@ def _json(body: bytes, status: int = 200, headers: dict[str, str] | None = None)
 
 
 def _is_admin_path(request: Request) -> bool:
-    return request.url.path.startswith(admin_api.PREFIX + "/")
+    """Paths served as plain JSON (the admin API and matching), not TAXII media types."""
+    path = request.url.path
+    return path.startswith(admin_api.PREFIX + "/") or path == match_api.PATH
 
 
 def _error_response(request: Request, exc: ThiqaError) -> Response:
@@ -61,6 +66,8 @@ class Api:
     def __init__(self, node: Node) -> None:
         self.node = node
         self.settings = node.settings
+        # Set after every write, so the observable indexer catches up at once.
+        self.wrote = asyncio.Event()
 
     async def _who(self, request: Request) -> Principal:
         who = await run_in_threadpool(self.node.authenticate,
@@ -160,6 +167,7 @@ class Api:
         await run_in_threadpool(self.node.writable, who, ref)
         raw = await _body(request, self.settings.max_content_length)
         status = await run_in_threadpool(self._ingest, who, ref, raw)
+        self.wrote.set()
         return _json(resources.status(status), 202)
 
     def _ingest(self, who: Principal, ref: str, raw: bytes) -> Status:
@@ -176,6 +184,7 @@ class Api:
                          page_size=self.settings.page_size, default_versions=ALL, paged=False)
         await run_in_threadpool(self.node.delete, who, request.path_params["cid"],
                                 request.path_params["oid"], f.versions, f.spec_versions)
+        self.wrote.set()
         return _json(b"{}")
 
 
@@ -231,6 +240,7 @@ def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> 
     uvicorn re-raises SIGTERM after a graceful shutdown, so code after ``uvicorn.run``
     never runs then."""
     api = Api(Node(settings, store, clock))
+    correlation = Correlation(settings, store, api.node.clock)
     root = f"/{API_ROOT}"
     collection = root + "/collections/{cid}"
     obj = collection + "/objects/{oid}"
@@ -245,13 +255,20 @@ def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> 
         Route(obj + "/", api.object, methods=["GET", "DELETE"]),
         Route(obj + "/versions/", api.versions, methods=["GET"]),
         *admin_api.routes(api.node),
+        *match_api.routes(api.node, correlation),
     ]
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        indexer = asyncio.create_task(match_api.run_indexer(correlation, api.wrote,
+                                                            settings.index_interval))
         try:
             yield
         finally:
+            indexer.cancel()
+            with suppress(asyncio.CancelledError):
+                await indexer
+            correlation.close()
             store.close()
 
     handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
@@ -261,4 +278,5 @@ def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> 
     }
     app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
     app.state.node = api.node
+    app.state.correlation = correlation
     return app
