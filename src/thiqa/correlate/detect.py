@@ -1,16 +1,17 @@
 """What an observed value is: ``kind:value`` as given, else guessed from its shape.
 
-Auto-detection tries, in order: URL (``scheme://``), IP address or range, e-mail
-address, hex digest (by length), MAC address, IBAN (with a valid mod-97 check),
-international phone number (``+`` or ``00`` and 7–15 digits), wallet address (known
-currency formats), ``AS<number>``, domain name (at least one dot). Anything else is
-not recognised and matches nothing. A value that is ambiguous — a 40-hex string is a
+Auto-detection tries, in order: URL (``scheme://``), IP address or range, hex digest
+(by length), domain name (a dot, no ``@``; ``aabb.ccdd.eeff`` is a MAC address), e-mail
+address, MAC address, IBAN (with a valid mod-97 check), international phone number
+(``+`` or ``00`` and 7–15 digits), wallet address (known currency formats),
+``AS<number>``. Anything else is not recognised and matches nothing. A value that is ambiguous — a 40-hex string is a
 SHA-1 and could be an unprefixed Ethereum address — gets the first reading; prefix it
 (``eth:…``) to choose another.
 """
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 from thiqa.correlate import normalise as n
@@ -69,6 +70,11 @@ def explicit(prefix: str, text: str) -> Observed | None:
     return None if value is None else Observed(family, kind, value)
 
 
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+# A canonical dotted quad (no leading zeros): the common case, recognised in one match.
+_QUAD = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}\Z")
+
+
 def guess(text: str) -> Observed | None:
     v = text.strip()
     if not v or len(v) > 8192:
@@ -77,6 +83,17 @@ def guess(text: str) -> Observed | None:
         u = n.url(v)
         return None if u is None else Observed("url", "url", u)
     first = v[0]
+    if first.isdigit() and _QUAD.match(v):
+        return Observed("ipv4", "ipv4-addr", v)
+    size = len(v)
+    if size in n.HASH_LENGTHS and _HEXCHARS.issuperset(v):
+        return Observed("hash", n.HASH_LENGTHS[size], v.lower())
+    if "." in v and "@" not in v and ":" not in v and not first.isdigit():
+        if size == 14 and (m := n.mac(v)) is not None:
+            return Observed("mac", "mac-addr", m)
+        d = n.fast_domain(v)  # the common case after addresses and hashes
+        if d is not None:
+            return Observed("domain", "domain-name", d)
     if first.isdigit() or ":" in v:
         got = n.ip(v)
         if got is not None:
@@ -84,16 +101,13 @@ def guess(text: str) -> Observed | None:
     if "@" in v:
         e = n.email(v)
         return None if e is None else Observed("email", "email-addr", e)
-    size = len(v)
-    if size in n.HASH_LENGTHS and _HEXCHARS.issuperset(v):
-        return Observed("hash", n.HASH_LENGTHS[size], v.lower())
     if size == 59 and v.count(":") == 19 and _HEXCHARS.issuperset(v.replace(":", "")):
         return Observed("hash", "sha1", v.replace(":", "").lower())  # a TLS fingerprint
     if size in (12, 14, 17):
         m = n.mac(v)
         if m is not None:
             return Observed("mac", "mac-addr", m)
-    if first.isalpha() and v[1:2].isalpha() and size >= 15:
+    if size >= 15 and v[2:4].isdigit() and first.isalpha() and v[1:2].isalpha():
         i = n.iban(v)
         if i is not None and n.iban_valid(i):
             return Observed("iban", "iban", i)

@@ -34,7 +34,7 @@ import orjson
 from thiqa.correlate import normalise as n
 from thiqa.correlate.detect import Observed, detect
 from thiqa.correlate.extract import CONTAINS, PREFIX
-from thiqa.correlate.index import IndexReader, key
+from thiqa.correlate.index import SUB_MARK, IndexReader, key
 from thiqa.correlate.warninglists import Warninglists
 
 BATCH = 20_000
@@ -154,6 +154,7 @@ class Matcher:
         self.now_us = now_us or system_now_us
         self._cache_mark = -1
         self._prefixes: dict[str, list[int]] = {}
+        self._subdomains = False
         self._tests: dict[str, _Tests] = {}
 
     def _refresh(self) -> None:
@@ -161,7 +162,9 @@ class Matcher:
         mark = self.reader.mark()
         if mark == self._cache_mark:
             return
-        self._prefixes = self.reader.prefixes()
+        prefixes = self.reader.prefixes()
+        self._subdomains = prefixes.pop(SUB_MARK, None) is not None
+        self._prefixes = prefixes
         tests: dict[str, _Tests] = {}
         for seq, family, kind, mode, value, until in self.reader.tests():
             tests.setdefault(family, _Tests()).add((seq, kind, mode, value, until))
@@ -185,13 +188,21 @@ class Matcher:
         owners: list[tuple[int, str, str]] = []  # per key: value position, via, lookup text
         observed: list[Observed | None] = []
         found: dict[int, list[tuple[int, str, str, str, str]]] = {}  # pos -> seq,kind,mode,…
+        simple = not self._tests and not self._prefixes and not self._subdomains
+        recognised = 0
         for pos, text in enumerate(chunk):
             o = detect(text) if isinstance(text, str) else None
             observed.append(o)
             if o is None:
                 continue
-            self._lookups(o.family, o.value, pos, "value", keys, owners, found, now)
-            if o.family == "url":
+            recognised += 1
+            family = o.family
+            if simple and family != "url":  # one exact lookup: the common case, inlined
+                keys.append(key(family, o.value))
+                owners.append((pos, "value", o.value))
+                continue
+            self._lookups(family, o.value, pos, "value", keys, owners, found, now)
+            if family == "url":
                 host = n.url_host(o.value)
                 got = n.ip(host)
                 if got is not None:
@@ -200,10 +211,12 @@ class Matcher:
                 elif (name := n.domain(host)) is not None:
                     self._lookups("domain", name, pos, "host", keys, owners, found, now)
         stats.checked += len(chunk)
-        stats.recognised += sum(o is not None for o in observed)
+        stats.recognised += recognised
         if keys:
-            for qi, seq, kind, mode, value in self.reader.lookup(keys, now):
-                pos, via, text = owners[qi]
+            # Probing in key order walks the index's b-tree pages in order (fewer misses).
+            order = sorted(range(len(keys)), key=keys.__getitem__)
+            for qi, seq, kind, mode, value in self.reader.lookup([keys[i] for i in order], now):
+                pos, via, text = owners[order[qi]]
                 if value == text:  # a key collision never makes a match
                     found.setdefault(pos, []).append((seq, kind, mode, value, via))
         if not found:
@@ -224,19 +237,20 @@ class Matcher:
     def _lookups(self, family: str, value: str, pos: int, via: str, keys: list[int],
                  owners: list[tuple[int, str, str]],
                  found: dict[int, list[tuple[int, str, str, str, str]]], now: int) -> None:
-        def add(fam: str, text: str) -> None:
-            keys.append(key(fam, text))
-            owners.append((pos, via, text))
-
-        add(family, value)
-        if family in ("ipv4", "ipv6") and "/" not in value:
+        keys.append(key(family, value))
+        owners.append((pos, via, value))
+        if family == "domain":
+            if self._subdomains:
+                for parent in n.parents(value):
+                    keys.append(key(SUB_MARK, parent))
+                    owners.append((pos, via, parent))
+        elif family in self._prefixes and "/" not in value:
             got = n.ip(value)
             assert got is not None
-            for plen in self._prefixes.get(family, ()):
-                add(family, n.ip_text(family, n.network_of(family, got[1], plen), plen))
-        elif family == "domain":
-            for parent in n.parents(value):
-                add("domain.sub", parent)
+            for plen in self._prefixes[family]:
+                text = n.ip_text(family, n.network_of(family, got[1], plen), plen)
+                keys.append(key(family, text))
+                owners.append((pos, via, text))
         tests = self._tests.get(family)
         if tests is not None:
             for seq, kind, mode, text, until in tests.find(value):

@@ -3,7 +3,7 @@
 -- key; what an entry is (its collection, whether it is still the latest version) is
 -- read from entries at match time, so only what the body says is copied here.
 
--- key: a 64-bit BLAKE2b of "family NUL lookup text" (lookup text: the normalised value,
+-- key: a 63-bit hash (two CRC-32s) of "family NUL lookup text" (lookup text: the normalised value,
 -- "network/len" for an IP range, the parent domain for a subdomain test). value keeps
 -- the text, so a key collision can never produce a false match. WITHOUT ROWID: the
 -- rows are the primary-key b-tree, so a lookup is one range scan of it.
