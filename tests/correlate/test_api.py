@@ -11,6 +11,9 @@ from tests.conftest import World, indicator
 from thiqa.taxii import create_app
 
 TAXII = "application/taxii+json;version=2.1"
+# The TAXII error message (§3.6.1): the one error shape of the whole application.
+_ERROR_KEYS = {"title", "description", "error_id", "error_code", "http_status",
+               "external_details", "details"}
 
 
 def _post(client: TestClient, world: World, who: str, body: Any) -> Any:
@@ -42,12 +45,15 @@ def test_match_endpoint(world: World) -> None:
 def test_match_errors(world: World) -> None:
     app = create_app(world.node.settings, world.node.store, world.node.clock)
     with TestClient(app) as client:
-        assert client.post("/api/match/", json={"values": []}).status_code == 401
+        anonymous = client.post("/api/match/", json={"values": []})
+        assert anonymous.status_code == 401 and "Bearer" in anonymous.headers["WWW-Authenticate"]
+        assert set(anonymous.json()) <= _ERROR_KEYS
         for body in ({"values": "1.2.3.4"}, {"values": [1]}, {"vals": []}, [1]):
             r = _post(client, world, "a_reader", body)
             assert r.status_code == 400, body
             assert r.headers["content-type"].startswith("application/json")
-            assert set(r.json()) >= {"title", "http_status"}
+            assert {"title", "http_status"} <= set(r.json()) <= _ERROR_KEYS
+            assert r.json()["http_status"] == "400"
         r = client.post("/api/match/", content=b"{nope",
                         headers={"Authorization": f"Bearer {world.keys['a_reader']}"})
         assert r.status_code == 400

@@ -52,7 +52,8 @@ def test_eve(tmp_path: Path) -> None:
 
 
 def test_zeek_tsv(tmp_path: Path) -> None:
-    log = ("#separator \\x09\n#path\thttp\n#fields\tts\tid.orig_h\tid.resp_h\tid.resp_p\thost\turi\n"
+    log = ("#separator \\x09\n#path\thttp\n"
+           "#fields\tts\tid.orig_h\tid.resp_h\tid.resp_p\thost\turi\n"
            "#types\ttime\taddr\taddr\tport\tstring\tstring\n"
            "1.0\t10.0.0.2\t6.6.6.6\t80\tevil.com\t/gate.php\n"
            "2.0\t10.0.0.2\t7.7.7.7\t80\t-\t-\n")

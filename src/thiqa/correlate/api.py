@@ -88,13 +88,35 @@ def routes(node: Node, correlation: Correlation) -> list[Route]:
     return [Route(PATH, MatchApi(node, correlation).match, methods=["POST"])]
 
 
-async def run_indexer(correlation: Correlation, wake: asyncio.Event, interval: float) -> None:
-    """Catch the index up, then sleep until woken by a write or ``interval`` passes."""
-    while True:
-        wake.clear()  # before the catch-up: a write during it wakes the next round
-        try:
-            await run_in_threadpool(correlation.indexer.catch_up)
-        except Exception:  # a failed round must not end indexing for good
-            log.exception("observable indexing failed; retrying in %s s", interval)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), interval)
+class IndexerTask:
+    """The background indexer of ``thiqa serve``: catches the index up, then sleeps until
+    woken by a write or ``interval`` passes. It is stopped by a flag, never cancelled:
+    a cancelled ``asyncio.wait_for`` can swallow the cancellation (Python 3.11), and a
+    cancelled thread would go on writing after the index is closed."""
+
+    def __init__(self, correlation: Correlation, wake: asyncio.Event, interval: float) -> None:
+        self.correlation = correlation
+        self.wake = wake
+        self.interval = interval
+        self.stopping = False
+
+    async def run(self) -> None:
+        while not self.stopped():
+            self.wake.clear()  # before the catch-up: a write during it wakes the next round
+            try:
+                await run_in_threadpool(self.correlation.indexer.catch_up)
+            except Exception:  # a failed round must not end indexing for good
+                log.exception("observable indexing failed; retrying in %s s", self.interval)
+            if self.stopped():
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), self.interval)
+
+    def stopped(self) -> bool:
+        return self.stopping
+
+    def stop(self) -> None:
+        """Ask the task to end after the window in progress (see ``Indexer.interrupt``)."""
+        self.stopping = True
+        self.correlation.indexer.interrupt()
+        self.wake.set()

@@ -4,9 +4,9 @@ Auto-detection tries, in order: URL (``scheme://``), IP address or range, hex di
 (by length), domain name (a dot, no ``@``; ``aabb.ccdd.eeff`` is a MAC address), e-mail
 address, MAC address, IBAN (with a valid mod-97 check), international phone number
 (``+`` or ``00`` and 7–15 digits), wallet address (known currency formats),
-``AS<number>``. Anything else is not recognised and matches nothing. A value that is ambiguous — a 40-hex string is a
-SHA-1 and could be an unprefixed Ethereum address — gets the first reading; prefix it
-(``eth:…``) to choose another.
+``AS<number>``. Anything else is not recognised and matches nothing. A value that is
+ambiguous — a 40-hex string is a SHA-1 and could be an unprefixed Ethereum address —
+gets the first reading; prefix it (``eth:…``) to choose another.
 """
 
 from __future__ import annotations

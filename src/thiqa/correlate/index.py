@@ -94,18 +94,31 @@ class Indexer:
         self._cx = connect(path, writer=True)
         self._lock = threading.Lock()
         self._closed = False
+        self._interrupted = False
+
+    def interrupt(self) -> None:
+        """Make a ``catch_up`` in progress (and every later one) return after its current
+        window: the indexer is about to be closed."""
+        self._interrupted = True
 
     def close(self) -> None:
         """Close after the window in progress, if any (a serve shutting down mid-round)."""
+        self._interrupted = True
         with self._lock:
             self._closed = True
             self._cx.close()
 
-    def is_closed(self) -> bool:
-        return self._closed
+    def is_stopped(self) -> bool:
+        return self._closed or self._interrupted
 
     def state(self) -> tuple[int, int]:
         """(indexed high-water mark, highest entry seq)."""
+        with self._lock:
+            return self._state()
+
+    def _state(self) -> tuple[int, int]:
+        if self._closed:
+            raise StoreError("the observable indexer is closed")
         mark = self._cx.execute("SELECT indexed_seq FROM correlate_state").fetchone()[0]
         top = self._cx.execute("SELECT COALESCE(MAX(seq), 0) FROM entries").fetchone()[0]
         return int(mark), int(top)
@@ -118,7 +131,7 @@ class Indexer:
     def catch_up(self, on_progress: Callable[[int, int], None] | None = None) -> IndexReport:
         """Index every entry present now; ``on_progress(done, total)`` after each window."""
         total = IndexReport()
-        if self.is_closed():
+        if self._closed:
             return total
         started = time.perf_counter()
         mark, top = self.state()
@@ -126,7 +139,7 @@ class Indexer:
             step = self.run_once()
             total.entries += step.entries
             total.observables += step.observables
-            if self.is_closed():
+            if self.is_stopped():
                 break
             now_mark, now_top = self.state()
             if on_progress is not None:
@@ -149,7 +162,7 @@ class Indexer:
     # -- one window --------------------------------------------------------------------
     def _run_once(self) -> IndexReport:
         cx = self._cx
-        mark, top = self.state()
+        mark, top = self._state()
         if mark >= top:
             return IndexReport()
         hi = min(mark + self.window, top)
@@ -184,7 +197,7 @@ class Indexer:
         seqs = [r[0] for r in rows]
 
         def write(cx: sqlite3.Connection) -> None:
-            if self.state()[0] != mark:
+            if self._state()[0] != mark:
                 return  # another indexer did this window
             # Entries deleted since they were read must not enter the index.
             live = {r[0] for r in cx.execute(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
@@ -260,14 +260,13 @@ def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        indexer = asyncio.create_task(match_api.run_indexer(correlation, api.wrote,
-                                                            settings.index_interval))
+        indexer = match_api.IndexerTask(correlation, api.wrote, settings.index_interval)
+        task = asyncio.create_task(indexer.run())
         try:
             yield
         finally:
-            indexer.cancel()
-            with suppress(asyncio.CancelledError):
-                await indexer
+            indexer.stop()
+            await task  # ends after the window in progress: then nothing uses the index
             correlation.close()
             store.close()
 
