@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from tests.conftest import DATA
+from thiqa.correlate.detect import detect
 from thiqa.correlate.extract import Observable, extract, from_pattern
 
 
@@ -89,3 +92,22 @@ def test_every_abusech_indicator_yields_its_ip() -> None:
                 total += 1
                 seen += bool(extract(obj).observables)
     assert total > 8000 and seen == total
+
+
+_SCO_TYPES = {"ipv4": "ipv4-addr", "ipv6": "ipv6-addr", "domain": "domain-name",
+              "email": "email-addr", "url": "url"}
+
+
+@given(st.one_of(
+    st.ip_addresses(v=4).map(str),
+    st.ip_addresses(v=6).filter(lambda a: a.ipv4_mapped is None).map(lambda a: a.exploded),
+    st.from_regex(r"[A-Za-z0-9]{1,15}\.[A-Za-z]{2,6}", fullmatch=True),
+    st.from_regex(r"[a-z0-9.]{1,10}@[A-Za-z0-9]{1,10}\.(com|org)", fullmatch=True),
+    st.from_regex(r"(http|HTTPS)://[A-Za-z0-9]{1,10}\.net(:80|:8080)?/[a-z/]{0,10}",
+                  fullmatch=True)))
+def test_a_pattern_and_an_observation_of_one_value_normalise_alike(value: str) -> None:
+    seen = detect(value)
+    assume(seen is not None)
+    assert seen is not None
+    stored = from_pattern(f"[{_SCO_TYPES[seen.family]}:value = '{value}']")
+    assert [(o.family, o.value) for o in stored] == [(seen.family, seen.value)]

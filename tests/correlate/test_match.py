@@ -153,3 +153,18 @@ def test_operator_lists_from_the_data_directory(corr: Corr, tmp_path: Path) -> N
         assert got["5.6.7.8"].known_benign == ["our scanners"]
     finally:
         c.close()
+
+
+def test_an_indexer_restores_the_unindex_trigger(corr: Corr) -> None:
+    import sqlite3
+
+    from thiqa.correlate.index import Indexer
+
+    path = corr.correlation.indexer.path
+    cx = sqlite3.connect(path)
+    cx.execute("DROP TRIGGER observables_unindex")
+    cx.commit()
+    Indexer(path).close()
+    names = {r[0] for r in cx.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    cx.close()
+    assert "observables_unindex" in names

@@ -43,6 +43,14 @@ _TYPES = ("indicator", "ipv4-addr", "ipv6-addr", "domain-name", "url", "email-ad
 _TYPE_FILTER = f"(e.type IN ({','.join(repr(t) for t in _TYPES)}) OR e.type LIKE 'x-%')"
 
 
+# As in migration 0005. Recreated (if missing) whenever an indexer opens: a later
+# migration that rebuilds ``entries`` would drop the trigger with the old table.
+UNINDEX_TRIGGER = (
+    "CREATE TRIGGER IF NOT EXISTS observables_unindex AFTER DELETE ON entries BEGIN "
+    "DELETE FROM observables WHERE seq = OLD.seq; "
+    "DELETE FROM observable_tests WHERE seq = OLD.seq; END")
+
+
 def key(family: str, text: str) -> int:
     """The index key of a lookup: 63 bits from two CRC-32s (different seeds) of
     ``family NUL text``. Not cryptographic, and it need not be: rows keep their text
@@ -94,6 +102,7 @@ class Indexer:
         self._cx = connect(path, writer=True)
         self._lock = threading.Lock()
         self._closed = False
+        self._write(lambda cx: cx.execute(UNINDEX_TRIGGER))
         self._interrupted = False
 
     def interrupt(self) -> None:
