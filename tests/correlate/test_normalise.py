@@ -121,6 +121,10 @@ def test_iban_mod97() -> None:
     ("eth:0x" + "A" * 40, "wallet", "eth", "0x" + "a" * 40),
     ("phone:0112233445", "phone", "phone-number", "0112233445"),
     ("sha1:" + "A" * 40, "hash", "sha1", "a" * 40),
+    ("evil[.]example[.]com", "domain", "domain-name", "evil.example.com"),
+    ("hxxps://evil[.]com/x", "url", "url", "https://evil.com/x"),
+    ("a[@]b[.]org", "email", "email-addr", "a@b.org"),
+    ("10[.]0[.]0[.]1", "ipv4", "ipv4-addr", "10.0.0.1"),
 ])
 def test_detect(text: str, family: str, kind: str, value: str) -> None:
     got = detect(text)

@@ -1,6 +1,7 @@
 """What an observed value is: ``kind:value`` as given, else guessed from its shape.
 
-Auto-detection tries, in order: URL (``scheme://``), IP address or range, hex digest
+Defanged values (``evil[.]com``, ``hxxps://…``, ``a[@]b.org``) are refanged first.
+Auto-detection then tries, in order: URL (``scheme://``), IP address or range, hex digest
 (by length), domain name (a dot, no ``@``; ``aabb.ccdd.eeff`` is a MAC address), e-mail
 address, MAC address, IBAN (with a valid mod-97 check), international phone number
 (``+`` or ``00`` and 7–15 digits), wallet address (known currency formats),
@@ -75,10 +76,26 @@ _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _QUAD = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}\Z")
 
 
+_DEFANGED = (("[.]", "."), ("(.)", "."), ("{.}", "."), ("[dot]", "."), ("[:]", ":"),
+             ("[@]", "@"), ("[at]", "@"), ("[://]", "://"))
+
+
+def refang(v: str) -> str:
+    """``evil[.]com``, ``hxxps://…``, ``a[@]b.org`` as analysts paste them → the value."""
+    for defanged, plain in _DEFANGED:
+        v = v.replace(defanged, plain)
+    low = v[:5].lower()
+    if low.startswith("hxxp") or low.startswith("hxxps"):
+        v = "http" + v[4:]
+    return v
+
+
 def guess(text: str) -> Observed | None:
     v = text.strip()
     if not v or len(v) > 8192:
         return None
+    if "[" in v or "(." in v or "{." in v or v[:4].lower() == "hxxp":
+        v = refang(v)
     if "://" in v:
         u = n.url(v)
         return None if u is None else Observed("url", "url", u)
