@@ -46,9 +46,11 @@ _HEXCHARS = frozenset("0123456789abcdefABCDEF")
 
 def detect(text: str) -> Observed | None:
     """The reading of ``text`` (``kind:value`` or a bare value), or None."""
-    head, sep, rest = text.partition(":")
-    if sep and head.lower() in PREFIXES and not rest.startswith("//"):
-        return explicit(head.lower(), rest)
+    colon = text.find(":", 0, 8)  # the longest kind prefix is 'hostname'
+    if colon > 0:
+        head = text[:colon].lower()
+        if head in PREFIXES and not text.startswith("//", colon + 1):
+            return explicit(head, text[colon + 1 :])
     return guess(text)
 
 
