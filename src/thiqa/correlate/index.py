@@ -36,6 +36,9 @@ from thiqa.errors import StoreError
 # Entries per window: big enough to amortise a commit, small enough to hold the write
 # lock for a fraction of a second.
 WINDOW = 20_000
+# Page cache of the matcher's connection, bytes: allocated as pages are read, so a small
+# index costs what it is; at most about the index of 10M indicators (~850 MB).
+READ_CACHE = 1 << 30
 # Types whose bodies can hold observables; others are skipped without reading them.
 _TYPES = ("indicator", "ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr",
           "mac-addr", "autonomous-system", "file", "artifact", "x509-certificate",
@@ -239,35 +242,38 @@ class Indexer:
 
 
 class IndexReader:
-    """Read side of the index, one connection per thread."""
+    """Read side of the index: one connection, shared by every thread under a lock.
+
+    One, not one per thread, so that it can keep a large page cache (``READ_CACHE``)
+    once: the index is appended after the objects it indexes, beyond what SQLite maps
+    of a large file, so its pages are read into the connection's cache — 1M lookups
+    on a 10M-indicator index take half the time with the index cached. Matching is
+    Python-bound under the GIL anyway; the lock is held only while SQLite works.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
 
     def _cx(self) -> sqlite3.Connection:
-        cx: sqlite3.Connection | None = getattr(self._local, "cx", None)
-        if cx is None:
-            cx = connect(self.path, writer=False)
-            self._local.cx = cx
-            with self._lock:
-                self._all.append(cx)
-        return cx
+        if self._conn is None:
+            self._conn = connect(self.path, writer=False)
+            self._conn.execute(f"PRAGMA cache_size=-{READ_CACHE // 1024}")
+        return self._conn
 
     def close(self) -> None:
         with self._lock:
-            for cx in self._all:
-                cx.close()
-            self._all.clear()
-            self._local = threading.local()
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
     def read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        try:
-            return self._cx().execute(sql, params).fetchall()
-        except sqlite3.Error as exc:
-            raise StoreError(f"observable index read failed: {exc}") from exc
+        with self._lock:
+            try:
+                return self._cx().execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"observable index read failed: {exc}") from exc
 
     def mark(self) -> int:
         return int(self.read("SELECT indexed_seq FROM correlate_state")[0][0])
