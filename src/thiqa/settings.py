@@ -56,6 +56,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("contact", str, "", "Contact information shown in TAXII discovery."),
     Setting("org_name", str, "local", "Name of the operating organisation created by `init`."),
     Setting("log_level", str, "info", "Logging level: debug, info, warning, error."),
+    Setting("warninglists_dir", str, "",
+            "Directory of MISP warninglists (JSON); <data>/warninglists is read too."),
+    Setting("match_max_values", int, 100_000,
+            "Most values one POST /api/match/ request may submit."),
+    Setting("index_interval", int, 2,
+            "Seconds between observable-index catch-ups in `serve` (writes also wake it)."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -77,6 +83,9 @@ class Settings:
     contact: str = ""
     org_name: str = "local"
     log_level: str = "info"
+    warninglists_dir: str = ""
+    match_max_values: int = 100_000
+    index_interval: int = 2
 
     @property
     def data_dir(self) -> Path:
@@ -155,6 +164,10 @@ def check(settings: Settings) -> None:
         raise ConfigError("page_size must be between 1 and 100000")
     if settings.log_level not in _LOG_LEVELS:
         raise ConfigError(f"log_level must be one of {', '.join(_LOG_LEVELS)}")
+    if settings.match_max_values <= 0:
+        raise ConfigError("match_max_values must be a positive number of values")
+    if settings.index_interval <= 0:
+        raise ConfigError("index_interval must be a positive number of seconds")
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise ConfigError("tls_cert and tls_key must be given together")
     if settings.db and not settings.db.startswith(("postgresql://", "postgres://", "sqlite:")):

@@ -9,6 +9,7 @@ as plain JSON on the admin API).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -25,6 +26,8 @@ from starlette.routing import Route
 from thiqa import admin_api, releases
 from thiqa.auth import Principal
 from thiqa.clock import Clock
+from thiqa.correlate import api as match_api
+from thiqa.correlate.service import Correlation
 from thiqa.errors import (
     BadRequest,
     NotFound,
@@ -51,7 +54,9 @@ def _json(body: bytes, status: int = 200, headers: dict[str, str] | None = None)
 
 
 def _is_admin_path(request: Request) -> bool:
-    return request.url.path.startswith(admin_api.PREFIX + "/")
+    """Paths served as plain JSON (the admin API and matching), not TAXII media types."""
+    path = request.url.path
+    return path.startswith(admin_api.PREFIX + "/") or path == match_api.PATH
 
 
 def _error_response(request: Request, exc: ThiqaError) -> Response:
@@ -67,6 +72,8 @@ class Api:
     def __init__(self, node: Node) -> None:
         self.node = node
         self.settings = node.settings
+        # Set after every write, so the observable indexer catches up at once.
+        self.wrote = asyncio.Event()
 
     async def _who(self, request: Request) -> Principal:
         who = await run_in_threadpool(self.node.authenticate,
@@ -166,6 +173,7 @@ class Api:
         await run_in_threadpool(self.node.writable, who, ref)
         raw = await _body(request, self.settings.max_content_length)
         status = await run_in_threadpool(self._ingest, who, ref, raw)
+        self.wrote.set()
         return _json(resources.status(status), 202)
 
     def _ingest(self, who: Principal, ref: str, raw: bytes) -> Status:
@@ -239,6 +247,7 @@ class Api:
                          page_size=self.settings.page_size, default_versions=ALL, paged=False)
         await run_in_threadpool(self.node.delete, who, request.path_params["cid"],
                                 request.path_params["oid"], f.versions, f.spec_versions)
+        self.wrote.set()
         return _json(b"{}")
 
 
@@ -296,6 +305,7 @@ def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> 
     uvicorn re-raises SIGTERM after a graceful shutdown, so code after ``uvicorn.run``
     never runs then."""
     api = Api(Node(settings, store, clock))
+    correlation = Correlation(settings, store, api.node.clock)
     root = f"/{API_ROOT}"
     collection = root + "/collections/{cid}"
     obj = collection + "/objects/{oid}"
@@ -314,13 +324,19 @@ def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> 
         Route(root + "/releases/{rid}/{decision:str}/", api.release_decision,
               methods=["POST"]),
         *admin_api.routes(api.node),
+        *match_api.routes(api.node, correlation),
     ]
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        indexer = match_api.IndexerTask(correlation, api.wrote, settings.index_interval)
+        task = asyncio.create_task(indexer.run())
         try:
             yield
         finally:
+            indexer.stop()
+            await task  # ends after the window in progress: then nothing uses the index
+            correlation.close()
             store.close()
 
     handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
@@ -330,4 +346,5 @@ def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> 
     }
     app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
     app.state.node = api.node
+    app.state.correlation = correlation
     return app

@@ -1,0 +1,126 @@
+"""``thiqa match FILE…`` (match observed values) and ``thiqa index`` (build the index)."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+from tqdm import tqdm
+
+from thiqa.auth import Principal
+from thiqa.cli import emit, main, open_node, setting_options
+from thiqa.correlate.index import IndexReport
+from thiqa.correlate.inputs import FORMATS, read_values
+from thiqa.correlate.match import MatchStats
+from thiqa.correlate.service import Correlation, audience
+from thiqa.node import Node
+from thiqa.store.model import ApiKey
+
+
+def index_now(node: Node, correlation: Correlation, *, quiet: bool) -> IndexReport:
+    """Catch the observable index up, with a progress bar of entries."""
+    mark, top = correlation.indexer.state()
+    with tqdm(total=max(0, top - mark), unit=" entries", unit_scale=True, desc="indexing",
+              file=sys.stderr, disable=quiet or None) as bar:
+
+        def advance(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        return correlation.indexer.catch_up(advance)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
+              help="How to read the files (see docs/correlation.md).")
+@click.option("--org", "org_ref", default=None,
+              help="Match as this organisation: only collections it may read count "
+                   "[default: the operator, every collection].")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@setting_options(["data", "db", "warninglists_dir"])
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON object per matched value (JSON lines), then a summary line.")
+def match(files: tuple[Path, ...], fmt: str, org_ref: str | None, quiet: bool, as_json: bool,
+          **options: Any) -> None:
+    """Match observed values (plain lists, CSV, JSON lines, Suricata eve.json, Zeek logs)
+    against the indicators and observables stored on this node.
+
+    Prints one line per match: value, kind, object id, version, collection, confidence,
+    name and the warninglists that flag the value as known benign. Exits 0 when nothing
+    matched, 4 when something did (scripts can tell), 1 on an error.
+    """
+    node = open_node(options)
+    correlation = Correlation(node.settings, node.store, node.clock)
+    stats = MatchStats()
+    try:
+        index_now(node, correlation, quiet=quiet)
+        who = None
+        if org_ref is not None:
+            org = node.org(org_ref)
+            who = Principal(ApiKey("cli", org.id, "reader", "thiqa match", 0), org)
+        total = sum(p.stat().st_size for p in files)
+        with tqdm(total=total, unit="B", unit_scale=True, desc="matching", file=sys.stderr,
+                  disable=quiet or None) as bar:
+
+            def values() -> Iterator[str]:
+                for path in files:
+                    yield from read_values(path, fmt)
+                    bar.update(path.stat().st_size)
+
+            out = csv.writer(sys.stdout, delimiter="\t", lineterminator="\n")
+            for result in correlation.matcher.match(values(), audience(node, who),
+                                                    stats=stats):
+                if as_json:
+                    sys.stdout.write(orjson.dumps(result.as_json()).decode() + "\n")
+                    continue
+                for h in result.hits:
+                    out.writerow([result.value, result.observed.kind, h.object_id, h.version,
+                                  h.collection, "" if h.confidence is None else h.confidence,
+                                  h.name or "", ",".join(result.known_benign)])
+        summary = {"checked": stats.checked, "recognised": stats.recognised,
+                   "matched": stats.matched, "hits": stats.hits}
+        if as_json:
+            sys.stdout.write(orjson.dumps({"summary": summary}).decode() + "\n")
+        else:
+            click.echo(f"{stats.checked} values checked, {stats.recognised} recognised, "
+                       f"{stats.matched} matched ({stats.hits} matches)", err=True)
+    finally:
+        correlation.close()
+        node.store.close()
+    if stats.matched:
+        sys.exit(EXIT_MATCHED)
+
+
+EXIT_MATCHED = 4
+
+
+@main.command()
+@click.option("--rebuild", is_flag=True, help="Forget the index and build it again.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@setting_options(["data", "db"])
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def index(rebuild: bool, quiet: bool, as_json: bool, **options: Any) -> None:
+    """Bring the observable index up to date with every stored version (``serve`` and
+    ``load`` do this by themselves)."""
+    node = open_node(options)
+    correlation = Correlation(node.settings, node.store, node.clock)
+    try:
+        if rebuild:
+            correlation.indexer.rebuild()
+        report = index_now(node, correlation, quiet=quiet)
+        size = correlation.reader.size()
+        data = {"entries": report.entries, "observables": report.observables,
+                "seconds": round(report.seconds, 3), "rows": size}
+        emit(as_json, data, f"{report.entries} entries indexed ({report.observables} "
+                            f"observables) in {report.seconds:.1f} s; the index holds "
+                            f"{size['observables'] + size['observable_tests']} observables")
+    finally:
+        correlation.close()
+        node.store.close()

@@ -1,0 +1,303 @@
+"""Bulk matching of observed values against the observable index.
+
+``Matcher.match`` takes any iterable of values (``kind:value`` or bare, see
+:mod:`thiqa.correlate.detect`) and yields, in input order, one :class:`Result` per
+value that matched something the caller may see. It works in batches: memory stays
+flat whatever the input size. Per batch, every lookup key goes to SQLite in one
+statement (a ``json_each`` join on the index's primary key); only the few candidates
+found are joined to their entries and bodies.
+
+What an observed value matches (docs/correlation.md):
+
+- the same normalised value (an exact indicator or SCO);
+- an IP address: every indexed range containing it (one lookup per prefix length
+  present in the index);
+- a domain: indicators on ``%.parent`` for each parent domain (subdomain tests);
+- a URL: the URL itself, and its host as a domain or IP address (``via: host``);
+- LIKE prefix, suffix and contains tests of its family.
+
+Only the latest version of an object in a collection matches (a newer version, a
+revocation or a deletion supersedes it), and an indicator past ``valid_until`` does
+not. Every candidate goes through :func:`may_see`, the one decision of whether the
+caller may see an entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+import orjson
+
+from thiqa import policy
+from thiqa.access import Access
+from thiqa.correlate import normalise as n
+from thiqa.correlate.detect import Observed, detect
+from thiqa.correlate.extract import CONTAINS, PREFIX
+from thiqa.correlate.index import SUB_MARK, IndexReader, key
+from thiqa.correlate.warninglists import Warninglists
+from thiqa.handling import Handling, Pap, Tlp
+
+BATCH = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """Whose match this is: the collections (by pk) it may read and who reads (for the
+    handling policy); None for both means everything (the node operator, an admin key)."""
+
+    readable: frozenset[int] | None
+    viewer: policy.Viewer | None = None
+
+
+EVERYONE = Audience(None)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A stored entry that mentions an observed value, before the visibility check."""
+
+    seq: int
+    collection_pk: int
+    object: dict[str, Any]
+    tlp: int = int(Tlp.RED)
+    originator: str = ""
+    recipients: tuple[str, ...] = ()
+
+
+def may_see(audience: Audience, candidate: Candidate) -> bool:
+    """May this caller see this entry? Every match candidate passes here, and only here:
+    read access to the entry's collection (:mod:`thiqa.access`), then the one handling
+    policy (:func:`thiqa.policy.visible`: TLP:RED only for its originator and named
+    recipients), so a match never reveals a version its reader could not read."""
+    if audience.readable is not None and candidate.collection_pk not in audience.readable:
+        return False
+    if audience.viewer is None:
+        return True
+    version = policy.Version(candidate.collection_pk, candidate.originator,
+                             Handling(Tlp(candidate.tlp), Pap.RED, False, candidate.recipients))
+    return policy.visible(audience.viewer, version, Access(True, False))
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    object_id: str
+    type: str
+    version: str
+    collection: str
+    confidence: int | None
+    name: str | None
+    valid_until: str | None
+    created_by_ref: str | None
+    matched: str  # the indexed value (a range, a parent domain, ...)
+    mode: str     # '=', 'cidr', 'sub', 'prefix', 'suffix', 'contains'
+    via: str      # 'value', or 'host' for the host of an observed URL
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.object_id, "type": self.type, "version": self.version,
+                "collection": self.collection, "confidence": self.confidence,
+                "name": self.name, "valid_until": self.valid_until,
+                "created_by_ref": self.created_by_ref, "matched": self.matched,
+                "mode": self.mode, "via": self.via}
+
+
+@dataclass(slots=True)
+class Result:
+    value: str  # as submitted
+    observed: Observed
+    hits: list[Hit]
+    known_benign: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"value": self.value, "kind": self.observed.kind,
+                "family": self.observed.family, "normalised": self.observed.value,
+                "known_benign": self.known_benign,
+                "matches": [h.as_json() for h in self.hits]}
+
+
+@dataclass(slots=True)
+class MatchStats:
+    checked: int = 0
+    recognised: int = 0
+    matched: int = 0
+    hits: int = 0
+
+
+_Test = tuple[int, str, str, str, int | None]  # seq, kind, mode, value, valid_until
+
+
+class _Tests:
+    """LIKE tests of one family, by mode, grouped by length for prefix and suffix."""
+
+    def __init__(self) -> None:
+        self.prefix: dict[int, dict[str, list[_Test]]] = {}
+        self.suffix: dict[int, dict[str, list[_Test]]] = {}
+        self.contains: list[_Test] = []
+
+    def add(self, t: _Test) -> None:
+        if t[2] == CONTAINS:
+            self.contains.append(t)
+            return
+        table = self.prefix if t[2] == PREFIX else self.suffix
+        table.setdefault(len(t[3]), {}).setdefault(t[3], []).append(t)
+
+    def find(self, v: str) -> Iterator[_Test]:
+        for size, group in self.prefix.items():
+            yield from group.get(v[:size], ())
+        for size, group in self.suffix.items():
+            if size <= len(v):
+                yield from group.get(v[-size:], ())
+        for t in self.contains:
+            if t[3] in v:
+                yield t
+
+
+class Matcher:
+    def __init__(self, reader: IndexReader, collection_ids: Callable[[], dict[int, str]],
+                 warninglists: Warninglists | None = None,
+                 now_us: Callable[[], int] | None = None) -> None:
+        from thiqa.clock import system_now_us
+
+        self.reader = reader
+        self.collection_ids = collection_ids
+        self.warninglists = warninglists or Warninglists()
+        self.now_us = now_us or system_now_us
+        self._cache_mark = -1
+        self._prefixes: dict[str, list[int]] = {}
+        self._subdomains = False
+        self._tests: dict[str, _Tests] = {}
+
+    def _refresh(self) -> None:
+        """Reload the range lengths and LIKE tests when the index has moved."""
+        mark = self.reader.mark()
+        if mark == self._cache_mark:
+            return
+        prefixes = self.reader.prefixes()
+        self._subdomains = prefixes.pop(SUB_MARK, None) is not None
+        self._prefixes = prefixes
+        tests: dict[str, _Tests] = {}
+        for seq, family, kind, mode, value, until in self.reader.tests():
+            tests.setdefault(family, _Tests()).add((seq, kind, mode, value, until))
+        self._tests = tests
+        self._cache_mark = mark
+
+    def match(self, values: Iterable[str], audience: Audience = EVERYONE, *,
+              stats: MatchStats | None = None, batch: int = BATCH) -> Iterator[Result]:
+        stats = stats if stats is not None else MatchStats()
+        self._refresh()
+        collections = self.collection_ids()
+        it = iter(values)
+        while chunk := list(islice(it, batch)):
+            yield from self._batch(chunk, audience, collections, stats)
+
+    # -- one batch -----------------------------------------------------------------------
+    def _batch(self, chunk: list[str], audience: Audience, collections: dict[int, str],
+               stats: MatchStats) -> Iterator[Result]:
+        now = self.now_us()
+        keys: list[int] = []
+        owners: list[tuple[int, str, str]] = []  # per key: value position, via, lookup text
+        observed: list[Observed | None] = []
+        found: dict[int, list[tuple[int, str, str, str, str]]] = {}  # pos -> seq,kind,mode,…
+        simple = not self._tests and not self._prefixes and not self._subdomains
+        recognised = 0
+        for pos, text in enumerate(chunk):
+            o = detect(text) if isinstance(text, str) else None
+            observed.append(o)
+            if o is None:
+                continue
+            recognised += 1
+            family = o.family
+            if simple and family != "url":  # one exact lookup: the common case, inlined
+                keys.append(key(family, o.value))
+                owners.append((pos, "value", o.value))
+                continue
+            self._lookups(family, o.value, pos, "value", keys, owners, found, now)
+            if family == "url":
+                host = n.url_host(o.value)
+                got = n.ip(host)
+                if got is not None:
+                    self._lookups(got[0], n.ip_text(*got), pos, "host", keys, owners, found,
+                                  now)
+                elif (name := n.domain(host)) is not None:
+                    self._lookups("domain", name, pos, "host", keys, owners, found, now)
+        stats.checked += len(chunk)
+        stats.recognised += recognised
+        if keys:
+            # Probing in key order walks the index's b-tree pages in order (fewer misses).
+            order = sorted(range(len(keys)), key=keys.__getitem__)
+            for qi, seq, kind, mode, value in self.reader.lookup([keys[i] for i in order], now):
+                pos, via, text = owners[order[qi]]
+                if value == text:  # a key collision never makes a match
+                    found.setdefault(pos, []).append((seq, kind, mode, value, via))
+        if not found:
+            return
+        entries = {r[0]: r for r in self.reader.entries(
+            sorted({c[0] for cands in found.values() for c in cands}))}
+        parsed: dict[int, Candidate | None] = {}
+        for pos in sorted(found):
+            hits = self._hits(found[pos], entries, parsed, audience, collections)
+            if not hits:
+                continue
+            o = observed[pos]
+            assert o is not None
+            stats.matched += 1
+            stats.hits += len(hits)
+            yield Result(chunk[pos], o, hits, self.warninglists.check(o))
+
+    def _lookups(self, family: str, value: str, pos: int, via: str, keys: list[int],
+                 owners: list[tuple[int, str, str]],
+                 found: dict[int, list[tuple[int, str, str, str, str]]], now: int) -> None:
+        keys.append(key(family, value))
+        owners.append((pos, via, value))
+        if family == "domain":
+            if self._subdomains:
+                for parent in n.parents(value):
+                    keys.append(key(SUB_MARK, parent))
+                    owners.append((pos, via, parent))
+        elif family in self._prefixes and "/" not in value:
+            got = n.ip(value)
+            assert got is not None
+            for plen in self._prefixes[family]:
+                text = n.ip_text(family, n.network_of(family, got[1], plen), plen)
+                keys.append(key(family, text))
+                owners.append((pos, via, text))
+        tests = self._tests.get(family)
+        if tests is not None:
+            for seq, kind, mode, text, until in tests.find(value):
+                if until is None or until > now:
+                    found.setdefault(pos, []).append((seq, kind, mode, text, via))
+
+    def _hits(self, cands: list[tuple[int, str, str, str, str]],
+              entries: dict[int, tuple[Any, ...]], parsed: dict[int, Candidate | None],
+              audience: Audience, collections: dict[int, str]) -> list[Hit]:
+        hits: list[Hit] = []
+        seen: set[int] = set()
+        for seq, _kind, mode, matched, via in cands:
+            if seq in seen:
+                continue
+            seen.add(seq)
+            row = entries.get(seq)
+            if row is None or not row[2]:  # deleted, or superseded by a later version
+                continue
+            if seq not in parsed:
+                obj = orjson.loads(row[4])
+                parsed[seq] = (Candidate(seq, row[1], obj, row[5], row[6],
+                                         tuple(row[7].split()) if row[7] else ())
+                               if isinstance(obj, dict) else None)
+            cand = parsed[seq]
+            if cand is None or not may_see(audience, cand):
+                continue
+            obj = cand.object
+            confidence = obj.get("confidence")
+            hits.append(Hit(str(obj.get("id")), str(obj.get("type")), str(row[3]),
+                            collections.get(cand.collection_pk, ""),
+                            confidence if isinstance(confidence, int) else None,
+                            _text(obj.get("name")), _text(obj.get("valid_until")),
+                            _text(obj.get("created_by_ref")), matched, mode, via))
+        return hits
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
