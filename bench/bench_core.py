@@ -245,7 +245,9 @@ def main(argv: list[str] | None = None) -> int:
 
 NOTES = """
 Notes:
-- thiqa runs as real processes: `python -m thiqa load --quiet --json FILE` (one process
+- thiqa runs as real processes: `python -m thiqa load --quiet --no-index --json FILE`
+  (the observable index, built after a load by default, is measured by
+  bench/bench_correlate.py) (one process
   per load, plus the reader process it starts for inputs of 16 MiB or more; wall time
   includes interpreter start-up; CPU and memory count both processes) and `python -m
   thiqa serve --log-level warning`. Peak RSS is the high-water mark (Linux VmHWM) of
