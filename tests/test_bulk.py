@@ -115,3 +115,29 @@ def test_bulk_session_reports_a_store_failure(store: Store, tmp_path: Path) -> N
     store.close()
     with pytest.raises(StoreError), store.bulk(c.pk) as writer:
         writer.add([item], 1)
+
+
+def test_the_audit_log_is_writable_while_a_bulk_session_holds_the_write_lock(
+        store: Store) -> None:
+    import threading
+
+    from thiqa.audit import AuditQuery, Event
+    from thiqa.ingest import prepare
+    from thiqa.store.model import NewVersion
+
+    item = prepare(indicator(1))
+    assert isinstance(item, NewVersion)
+    c = _collection(store)
+    done = threading.Event()
+
+    def session() -> None:
+        with store.bulk(c.pk) as writer:
+            writer.add([item], 1)
+            store.append_audit([Event(1, "o", "k", "add", "ok")])  # same thread, lock held
+        done.set()
+
+    worker = threading.Thread(target=session, daemon=True)
+    worker.start()
+    worker.join(timeout=10)
+    assert done.is_set(), "append_audit waited for the bulk session's write lock"
+    assert [e.action for e in store.audit(AuditQuery())] == ["add"]

@@ -100,6 +100,7 @@ class SQLiteStore:
             self._local = threading.local()
             self._readers: list[sqlite3.Connection] = []
             self._audit: SQLiteAuditLog | None = None
+            self._audit_lock = threading.Lock()
             self._writer = self._connect()
             self._migrate()
         except sqlite3.Error as exc:
@@ -181,6 +182,7 @@ class SQLiteStore:
                 cx.close()
             self._readers.clear()
             self._local = threading.local()
+        with self._audit_lock:
             if self._audit is not None:
                 self._audit.close()
                 self._audit = None
@@ -223,7 +225,8 @@ class SQLiteStore:
 
     # -- audit log ----------------------------------------------------------------------
     def _audit_log(self) -> SQLiteAuditLog:
-        with self._lock:
+        # Its own lock: the write lock may be held by a bulk session in this thread.
+        with self._audit_lock:
             if self._audit is None:
                 self._audit = SQLiteAuditLog(self.path.with_name("audit.db"))
             return self._audit
