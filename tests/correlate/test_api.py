@@ -8,6 +8,7 @@ from typing import Any
 from starlette.testclient import TestClient
 
 from tests.conftest import World, indicator
+from thiqa.audit import AuditQuery
 from thiqa.taxii import create_app
 
 TAXII = "application/taxii+json;version=2.1"
@@ -40,6 +41,10 @@ def test_match_endpoint(world: World) -> None:
         # B may not read 'private': it sees nothing, and cannot tell anything is there.
         other = _post(client, world, "b_reader", {"values": ["6.6.6.6"]})
         assert other.status_code == 200 and other.json()["results"] == []
+        # The match disclosed a TLP:RED (unmarked) indicator to A's reader: audited.
+        reads = world.node.audit_log(AuditQuery(action="read"))
+        assert [e.objects for e in reads] == [(indicator(1)["id"],)]
+        assert "match" in reads[0].detail
 
 
 def test_match_errors(world: World) -> None:

@@ -23,9 +23,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from thiqa import audit
 from thiqa.correlate.match import MatchStats
 from thiqa.correlate.service import Correlation, audience
 from thiqa.errors import BadRequest, PayloadTooLarge
+from thiqa.handling import Tlp
 from thiqa.node import Node
 
 PATH = "/api/match/"
@@ -77,8 +79,16 @@ class MatchApi:
         def work() -> bytes:
             values = parse_values(raw, settings.match_max_values)
             stats = MatchStats()
-            results = [r.as_json() for r in self.correlation.matcher.match(
-                values, audience(self.node, who), stats=stats)]
+            found = list(self.correlation.matcher.match(values, audience(self.node, who),
+                                                        stats=stats))
+            # A match discloses the indicators it returns: record AMBER+ ones as a read.
+            guarded = tuple(dict.fromkeys(h.object_id for r in found for h in r.hits
+                                          if h.tlp >= Tlp.AMBER))
+            if guarded:
+                self.node.store.append_audit([audit.by(
+                    who, self.node.clock.now_us(), "read", objects=guarded,
+                    detail=f"match: {len(guarded)} TLP:AMBER or stricter objects")])
+            results = [r.as_json() for r in found]
             return orjson.dumps({"checked": stats.checked, "recognised": stats.recognised,
                                  "matched": stats.matched, "results": results})
         return Response(await run_in_threadpool(work), media_type=JSON)

@@ -94,6 +94,7 @@ class Hit:
     matched: str  # the indexed value (a range, a parent domain, ...)
     mode: str     # '=', 'cidr', 'sub', 'prefix', 'suffix', 'contains'
     via: str      # 'value', or 'host' for the host of an observed URL
+    tlp: int = int(Tlp.RED)  # the entry's thiqa.handling.Tlp (audit: AMBER+ is recorded)
 
     def as_json(self) -> dict[str, Any]:
         return {"id": self.object_id, "type": self.type, "version": self.version,
@@ -295,7 +296,7 @@ class Matcher:
                             collections.get(cand.collection_pk, ""),
                             confidence if isinstance(confidence, int) else None,
                             _text(obj.get("name")), _text(obj.get("valid_until")),
-                            _text(obj.get("created_by_ref")), matched, mode, via))
+                            _text(obj.get("created_by_ref")), matched, mode, via, cand.tlp))
         return hits
 
 
