@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import orjson
@@ -10,10 +11,12 @@ import pytest
 
 from tests.conftest import indicator
 from thiqa import bulk
+from thiqa.audit import AuditQuery, Event
 from thiqa.clock import FakeClock
 from thiqa.errors import BadRequest, StoreError
+from thiqa.ingest import prepare
 from thiqa.store import Store
-from thiqa.store.model import Collection, ObjectQuery, Versions
+from thiqa.store.model import Collection, NewVersion, ObjectQuery, Versions
 
 BUNDLE_ID = "bundle--6e1b4d6b-6b6b-4b6b-8b6b-6b6b6b6b6b6b"
 
@@ -85,9 +88,6 @@ def test_a_reader_process_that_dies_is_an_error_not_a_short_load(
 
 
 def test_bulk_session_commits_in_steps_and_rolls_back_only_the_open_one(store: Store) -> None:
-    from thiqa.ingest import prepare
-    from thiqa.store.model import NewVersion
-
     c = _collection(store)
     items = [prepare(indicator(i)) for i in range(10)]
     assert all(isinstance(v, NewVersion) for v in items)
@@ -106,9 +106,6 @@ def test_bulk_session_commits_in_steps_and_rolls_back_only_the_open_one(store: S
 
 
 def test_bulk_session_reports_a_store_failure(store: Store, tmp_path: Path) -> None:
-    from thiqa.ingest import prepare
-    from thiqa.store.model import NewVersion
-
     item = prepare(indicator(1))
     assert isinstance(item, NewVersion)
     c = _collection(store)
@@ -119,12 +116,6 @@ def test_bulk_session_reports_a_store_failure(store: Store, tmp_path: Path) -> N
 
 def test_the_audit_log_is_writable_while_a_bulk_session_holds_the_write_lock(
         store: Store) -> None:
-    import threading
-
-    from thiqa.audit import AuditQuery, Event
-    from thiqa.ingest import prepare
-    from thiqa.store.model import NewVersion
-
     item = prepare(indicator(1))
     assert isinstance(item, NewVersion)
     c = _collection(store)

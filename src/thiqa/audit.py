@@ -25,6 +25,9 @@ import contextvars
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from thiqa.errors import BadRequest
+from thiqa.timestamps import parse_us
+
 if TYPE_CHECKING:  # the store imports this module; auth imports the store
     from thiqa.auth import Principal
 
@@ -66,8 +69,6 @@ def query_from(*, org: str | None = None, object_id: str | None = None,
     """An :class:`AuditQuery` from the textual filters of ``thiqa audit`` and
     ``GET /admin/audit/`` (times RFC 3339 UTC); ``org`` must already be an identity id.
     Raises BadRequest saying which filter is wrong."""
-    from thiqa.errors import BadRequest
-    from thiqa.timestamps import parse_us
 
     def when(name: str, text: str | None) -> int | None:
         if text is None:

@@ -306,21 +306,21 @@ class Node:
             if access.visible:
                 return CollectionView(collection, access)
         # Same answer for absent and invisible collections (TAXII 2.1 §5.2: 404 for both).
-        self._deny(who, f"404: no collection {ref!r} for this organisation",
+        self.deny(who, f"404: no collection {ref!r} for this organisation",
                    collection.id if collection is not None else "")
         raise NotFound(f"no collection {ref!r}")
 
     def readable(self, who: Principal, ref: str) -> Collection:
         view = self.collection(who, ref)
         if not view.access.can_read:
-            self._deny(who, "403: may not read", view.collection.id)
+            self.deny(who, "403: may not read", view.collection.id)
             raise Forbidden("this API key may not read from this collection")
         return view.collection
 
     def writable(self, who: Principal, ref: str) -> Collection:
         view = self.collection(who, ref)
         if not view.access.can_write:
-            self._deny(who, "403: may not add objects", view.collection.id)
+            self.deny(who, "403: may not add objects", view.collection.id)
             raise Forbidden("this API key may not add objects to this collection")
         return view.collection
 
@@ -399,7 +399,7 @@ class Node:
         """A page of a collection's versions; ``query.collection_pk`` is filled in here."""
         view = self.collection(who, ref)
         if not view.access.can_read:
-            self._deny(who, "403: may not read", view.collection.id)
+            self.deny(who, "403: may not read", view.collection.id)
             raise Forbidden("this API key may not read from this collection")
         q = ObjectQuery(view.collection.pk, query.ids, query.types, query.versions,
                         query.spec_versions, query.added_after, query.after, query.limit,
@@ -418,7 +418,7 @@ class Node:
         view = self.collection(who, ref)
         # TAXII 2.1 §5.7: DELETE needs both can_read and can_write; either alone is 403.
         if not (view.access.can_read and view.access.can_write):
-            self._deny(who, "403: may not delete", view.collection.id)
+            self.deny(who, "403: may not delete", view.collection.id)
             raise Forbidden("deleting needs both read and write access to the collection")
         # Only versions the caller may see can be deleted: anything else is, for it, absent.
         removed = self.store.delete_versions(
@@ -442,7 +442,7 @@ class Node:
         caller can see that it left; where else it was is not said (rule 6).
         """
         if who.role == "reader":
-            self._deny(who, "403: a reader key may not retract")
+            self.deny(who, "403: a reader key may not retract")
             raise Forbidden("a reader key may not retract objects")
         only = Visibility(originator=who.org.id)
         if from_refs is not None:
@@ -498,10 +498,8 @@ class Node:
                                         f"{rejected} rejected"))
 
     def deny(self, who: Principal, detail: str, collection: str = "") -> None:
-        """Record that ``who`` was refused (for layers above that refuse on their own)."""
-        self._deny(who, detail, collection)
-
-    def _deny(self, who: Principal, detail: str, collection: str = "") -> None:
+        """Record that ``who`` was refused (here, and by layers above that refuse on
+        their own)."""
         self._record(audit.by(who, self.clock.now_us(), "deny", outcome="denied",
                               collection=collection, detail=detail))
 

@@ -24,7 +24,6 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -57,6 +56,7 @@ from thiqa.store.model import (
     Versions,
     Visibility,
 )
+from thiqa.store.schema import migrate
 from thiqa.store.sqlite_audit import SQLiteAuditLog
 from thiqa.timestamps import format_us, version_key
 
@@ -501,32 +501,6 @@ def _release(row: Sequence[Any]) -> Release:
      signer) = row
     return Release(rid, oid, requester, originator, cpk, reason, state, created, decided,
                    None if grant is None else bytes(grant), sig, signer)
-
-
-def migrate(cx: sqlite3.Connection, folder_name: str) -> None:
-    """Apply the numbered scripts of ``thiqa/store/<folder_name>`` not yet recorded in
-    ``schema_migrations``, each in its own transaction."""
-    cx.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
-               "version INTEGER PRIMARY KEY, name TEXT NOT NULL)")
-    done = {row[0] for row in cx.execute("SELECT version FROM schema_migrations")}
-    folder = resources.files("thiqa.store").joinpath(folder_name)
-    scripts = sorted((p for p in folder.iterdir() if p.name.endswith(".sql")),
-                     key=lambda p: p.name)
-    for script in scripts:
-        number = int(script.name.split("_", 1)[0])
-        if number in done:
-            continue
-        sql = script.read_text(encoding="utf-8")
-        cx.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in sql.split(";\n"):
-                if statement.strip():
-                    cx.execute(statement)
-            cx.execute("INSERT INTO schema_migrations VALUES (?, ?)", (number, script.name))
-            cx.execute("COMMIT")
-        except BaseException:
-            cx.execute("ROLLBACK")
-            raise
 
 
 def _rollback(cx: sqlite3.Connection) -> None:

@@ -25,12 +25,11 @@ import orjson
 
 from thiqa.audit import AuditQuery, Event
 from thiqa.errors import StoreError
+from thiqa.store.schema import migrate
 
 
 class SQLiteAuditLog:
     def __init__(self, path: Path) -> None:
-        from thiqa.store.sqlite import migrate  # the one migration runner
-
         self._lock = threading.Lock()
         try:
             self._cx = sqlite3.connect(path, isolation_level=None, check_same_thread=False,

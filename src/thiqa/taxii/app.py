@@ -207,7 +207,7 @@ class Api:
         who = await self._who(request)
         if request.method == "GET":
             found = await run_in_threadpool(releases.listing, self.node, who)
-            return _json(orjson.dumps({"releases": [await self._release(r) for r in found]}))
+            return _json(orjson.dumps({"releases": await self._releases(found)}))
         body = await _json_body(request, self.settings.max_content_length)
         if set(body) - {"id", "collection", "reason"}:
             raise BadRequest("a release request has 'id', 'collection' and optionally "
@@ -219,7 +219,7 @@ class Api:
                              "be strings")
         made = await run_in_threadpool(releases.request, self.node, who, object_id, target,
                                        reason)
-        return _json(orjson.dumps({"releases": [await self._release(r) for r in made]}), 201)
+        return _json(orjson.dumps({"releases": await self._releases(made)}), 201)
 
     async def release_decision(self, request: Request) -> Response:
         who = await self._who(request)
@@ -229,17 +229,12 @@ class Api:
         grant = decision == "grant"
         r = await run_in_threadpool(releases.decide, self.node, who, request.path_params["rid"],
                                     grant=grant)
-        return _json(orjson.dumps(await self._release(r)))
+        return _json(orjson.dumps((await self._releases([r]))[0]))
 
-    async def _release(self, r: Release) -> dict[str, Any]:
+    async def _releases(self, found: list[Release]) -> list[dict[str, Any]]:
         collections = {c.pk: c.id for c in await run_in_threadpool(
             self.node.store.list_collections)}
-        return {"id": r.id, "object_id": r.object_id, "requester": r.requester,
-                "originator": r.originator, "collection": collections.get(r.collection_pk),
-                "reason": r.reason, "state": r.state, "created": format_us(r.created_us),
-                "decided": format_us(r.decided_us) if r.decided_us is not None else None,
-                "grant": orjson.loads(r.grant_record) if r.grant_record else None,
-                "signature": r.signature, "signer": r.signer}
+        return [_release_json(r, collections) for r in found]
 
     async def delete_object(self, request: Request) -> Response:
         who = await self._who(request)
@@ -249,6 +244,15 @@ class Api:
                                 request.path_params["oid"], f.versions, f.spec_versions)
         self.wrote.set()
         return _json(b"{}")
+
+
+def _release_json(r: Release, collections: dict[int, str]) -> dict[str, Any]:
+    return {"id": r.id, "object_id": r.object_id, "requester": r.requester,
+            "originator": r.originator, "collection": collections.get(r.collection_pk),
+            "reason": r.reason, "state": r.state, "created": format_us(r.created_us),
+            "decided": format_us(r.decided_us) if r.decided_us is not None else None,
+            "grant": orjson.loads(r.grant_record) if r.grant_record else None,
+            "signature": r.signature, "signer": r.signer}
 
 
 def _date_headers(page: Page, added_after: int | None) -> dict[str, str]:
