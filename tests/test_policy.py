@@ -42,6 +42,16 @@ def test_red_named_recipients_and_the_originator_only() -> None:
     assert visible(Viewer(D, is_admin=True), red, READ)
 
 
+def test_a_public_collection_opens_its_clear_versions_only() -> None:
+    outsider = Access(True, False, clear_only=True)
+    assert visible(Viewer(C), version(Tlp.CLEAR), outsider)
+    for tlp in (Tlp.GREEN, Tlp.AMBER, Tlp.AMBER_STRICT, Tlp.RED):
+        assert not visible(Viewer(C), version(tlp), outsider)
+    # Neither originating nor being named opens more than the CLEAR part to an outsider.
+    assert not visible(Viewer(B), version(Tlp.RED, A, (B,)), outsider)
+    assert not visible(Viewer(A), version(Tlp.GREEN, A), outsider)
+
+
 def test_unmarked_is_the_originators_alone() -> None:
     unmarked = Version(1, A, Marks().resolve())
     assert visible(Viewer(A), unmarked, READ)
@@ -59,6 +69,13 @@ _entry = st.tuples(
 )
 
 
+def _access(ci: int, readable: frozenset[int], public: frozenset[int], admin: bool) -> Access:
+    """As thiqa.access grants it: in scope, else the open part of a public collection."""
+    if admin or ci in readable:
+        return Access(True, False)
+    return Access(True, False, clear_only=True) if ci in public else NONE
+
+
 def _store(folder: str) -> tuple[SQLiteStore, list[Collection]]:
     store = SQLiteStore(Path(folder) / "t.db")
     colls = [store.add_collection(Collection(0, f"c{i}", f"C{i}")) for i in range(3)]
@@ -68,11 +85,12 @@ def _store(folder: str) -> tuple[SQLiteStore, list[Collection]]:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(entries=st.lists(_entry, max_size=25, unique_by=lambda e: e[:3]),
        org=st.integers(0, 3), admin=st.booleans(),
-       readable=st.frozensets(st.integers(0, 2)))
+       readable=st.frozensets(st.integers(0, 2)), public=st.frozensets(st.integers(0, 2)))
 def test_sql_filter_agrees_with_the_predicate(entries: list[tuple[int, int, int, int, Tlp,
                                                                   frozenset[int]]],
                                               org: int, admin: bool,
-                                              readable: frozenset[int]) -> None:
+                                              readable: frozenset[int],
+                                              public: frozenset[int]) -> None:
     with tempfile.TemporaryDirectory() as folder:
         store, colls = _store(folder)
         try:
@@ -86,15 +104,16 @@ def test_sql_filter_agrees_with_the_predicate(entries: list[tuple[int, int, int,
                                   f'{{"n":{n},"v":{v}}}'.encode(), marks)
                 [out] = store.add_versions(colls[ci].pk, [item], 1, Origin(ORGS[o]))
                 assert out.ok
-                access = Access(ci in readable or admin, False)
+                access = _access(ci, readable, public, admin)
                 held = Version(colls[ci].pk, ORGS[o], marks.resolve())
                 if visible(who, held, access):
                     expected.add((ci, oid, stamp))
             pks = frozenset(colls[i].pk for i in readable)
+            open_pks = frozenset(colls[i].pk for i in public)
             for ci, coll in enumerate(colls):
-                access = Access(ci in readable or admin, False)
+                access = _access(ci, readable, public, admin)
                 filters = [policy.read_filter(who, coll, access),
-                           policy.seen_filter(who, None if admin else pks)]
+                           policy.seen_filter(who, None if admin else pks, open_pks)]
                 for vis in filters:
                     page = store.query(ObjectQuery(coll.pk, versions=ALL, visibility=vis,
                                                    limit=100))

@@ -10,7 +10,11 @@ What the organisation may do depends on the kind of collection:
   community reads and writes it, whatever its member role; nobody else has any
   access, and per-collection grants are ignored, so removing a member takes effect
   completely and at once;
-- a **plain collection**: the organisation's explicit grant decides.
+- a **plain collection**: the organisation's explicit grant decides;
+- and a **public collection** (of either kind) may, besides, be read by every
+  organisation, which then sees only its TLP:CLEAR versions (``clear_only``: DESIGN
+  rule 1, "CLEAR and published openly"; :mod:`thiqa.policy` applies it). Writing into
+  it still takes membership or a grant.
 
 A collection the caller can neither read nor write does not exist for it (404, never
 403), so its existence does not leak.
@@ -29,6 +33,7 @@ from thiqa.store.model import Collection, Grant
 class Access:
     can_read: bool
     can_write: bool
+    clear_only: bool = False
 
     @property
     def visible(self) -> bool:
@@ -52,8 +57,11 @@ def collection_access(who: Principal, collection: Collection, held: Entitlements
         return Access(True, True)
     if collection.community_pk is not None:
         member = collection.community_pk in held.communities
-        return Access(member, member and who.role != "reader")
-    grant = held.grants.get(collection.pk)
-    if grant is None:
-        return Access(False, False)
-    return Access(grant.can_read, grant.can_write and who.role != "reader")
+        access = Access(member, member and who.role != "reader")
+    else:
+        grant = held.grants.get(collection.pk)
+        access = (Access(False, False) if grant is None
+                  else Access(grant.can_read, grant.can_write and who.role != "reader"))
+    if collection.public and not access.can_read:
+        return Access(True, access.can_write, clear_only=True)
+    return access

@@ -33,7 +33,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from thiqa import admin_json, audit
-from thiqa.errors import BadRequest, Forbidden
+from thiqa.errors import BadRequest, Forbidden, NotFound
 from thiqa.node import CommunityView, Node
 from thiqa.taxii import bodies
 
@@ -76,6 +76,12 @@ class _Fields:
 
     def optional_text(self, name: str) -> str | None:
         return None if self.body.get(name) is None else self.text(name)
+
+    def flag(self, name: str) -> bool:
+        value = self.body.get(name)
+        if not isinstance(value, bool):
+            raise BadRequest(f"the field {name!r} is required and must be true or false")
+        return value
 
     def names(self, name: str) -> list[str]:
         value = self.body.get(name, [])
@@ -129,6 +135,28 @@ class AdminApi:
             counts = self.node.store.membership_counts()
             return [admin_json.org(o, counts.get(o.id, 0)) for o in self.node.store.list_orgs()]
         return _json({"orgs": await run_in_threadpool(listing)})
+
+    async def collections(self, request: Request) -> Response:
+        await self._admin(request)
+
+        def listing() -> list[dict[str, Any]]:
+            return [{**admin_json.collection(c), "objects": self.node.store.count(c.pk)}
+                    for c in self.node.store.list_collections()]
+        return _json({"collections": await run_in_threadpool(listing)})
+
+    async def collection(self, request: Request) -> Response:
+        """GET one collection; PATCH {"public": true|false} publishes its TLP:CLEAR
+        versions openly or stops."""
+        await self._admin(request)
+        ref = request.path_params["ref"]
+        if request.method == "PATCH":
+            public = _Fields(await _body(request), ("public",)).flag("public")
+            c = await run_in_threadpool(self.node.set_public, ref, public)
+            return _json(admin_json.collection(c))
+        found = await run_in_threadpool(self.node.store.get_collection, ref)
+        if found is None:
+            raise NotFound(f"no collection {ref!r}")
+        return _json(admin_json.collection(found))
 
     async def communities(self, request: Request) -> Response:
         await self._admin(request)
@@ -209,6 +237,8 @@ def routes(node: Node) -> list[Route]:
     community = PREFIX + "/communities/{ref}"
     return [
         Route(PREFIX + "/orgs/", api.orgs, methods=["GET", "POST"]),
+        Route(PREFIX + "/collections/", api.collections, methods=["GET"]),
+        Route(PREFIX + "/collections/{ref}/", api.collection, methods=["GET", "PATCH"]),
         Route(PREFIX + "/communities/", api.communities, methods=["GET", "POST"]),
         Route(community + "/", api.community, methods=["GET", "PATCH"]),
         Route(community + "/members/", api.members, methods=["POST"]),

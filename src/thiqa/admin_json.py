@@ -28,7 +28,8 @@ def key(k: ApiKey) -> dict[str, Any]:
 
 
 def collection(c: Collection) -> dict[str, Any]:
-    return {"id": c.id, "alias": c.alias, "title": c.title, "description": c.description}
+    return {"id": c.id, "alias": c.alias, "title": c.title, "description": c.description,
+            "public": c.public}
 
 
 def member(m: Member, o: Org) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import secrets
 import unicodedata
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +114,8 @@ class Node:
         self._admin("key.revoke", key_id)
 
     def create_collection(self, title: str, *, description: str = "", alias: str | None = None,
-                          readers: Iterable[str] = (), writers: Iterable[str] = ()) -> Collection:
+                          readers: Iterable[str] = (), writers: Iterable[str] = (),
+                          public: bool = False) -> Collection:
         if not title.strip():
             raise BadRequest("a collection needs a title")
         if alias is not None and self.store.get_collection(alias) is not None:
@@ -123,12 +124,25 @@ class Node:
         orgs = {ref: self.org(ref) for ref in [*readers, *writers]}  # fail before writing
         collection = self.store.add_collection(Collection(
             0, str(uuid.UUID(self.clock.new_uuid())), title, description, alias,
-            self.clock.now_us()))
+            self.clock.now_us(), public=public))
         for ref in {*readers, *writers}:
             self.store.set_grant(Grant(collection.pk, orgs[ref].id, ref in readers,
                                        ref in writers))
-        self._admin("collection.create", f"{title!r}", collection.id)
+        self._admin("collection.create", f"{title!r}" + (" (public)" if public else ""),
+                    collection.id)
         return collection
+
+    def set_public(self, collection_ref: str, public: bool) -> Collection:
+        """Publish a collection's TLP:CLEAR versions to every organisation of the node, or
+        stop. Nothing else in it changes hands: GREEN and stricter stay with its members."""
+        collection = self.store.get_collection(collection_ref)
+        if collection is None:
+            raise NotFound(f"no collection {collection_ref!r}")
+        if collection.public != public:
+            self.store.set_public(collection.pk, public)
+            self._admin("collection.publish" if public else "collection.unpublish",
+                        f"{collection.title!r}", collection.id)
+        return replace(collection, public=public)
 
     def grant(self, collection_ref: str, org_ref: str, *, read: bool, write: bool) -> Grant:
         collection = self.store.get_collection(collection_ref)
@@ -350,16 +364,24 @@ class Node:
         """How ``who`` publishes into ``collection``: as the originator, under the
         collection's default handling, judged only against what it may see, through the
         re-sharing gate (thiqa.policy)."""
-        viewer = policy.viewer(who)
-        readable: frozenset[int] | None = None
-        if not who.is_admin:
-            held = self.entitlements(who)
-            readable = frozenset(c.pk for c in self.store.list_collections()
-                                 if collection_access(who, c, held).can_read)
         released = releases.verified_releases(self, who.org.id, collection)
         return Origin(who.org.id, self.defaults(collection),
-                      policy.seen_filter(viewer, readable),
+                      policy.seen_filter(policy.viewer(who), *self.reach(who)),
                       policy.reshare_gate(collection, released))
+
+    def reach(self, who: Principal) -> tuple[frozenset[int] | None, frozenset[int]]:
+        """The pks of the collections ``who`` may read in full (None: every one, for an
+        admin key), and of those it may read only the openly published part of."""
+        if who.is_admin:
+            return None, frozenset()
+        held = self.entitlements(who)
+        full: set[int] = set()
+        clear: set[int] = set()
+        for c in self.store.list_collections():
+            access = collection_access(who, c, held)
+            if access.can_read:
+                (clear if access.clear_only else full).add(c.pk)
+        return frozenset(full), frozenset(clear)
 
     def load_origin(self, collection: Collection, org_ref: str | None = None) -> Origin:
         """How ``thiqa load`` publishes: as ``org_ref``, by default the node's operating

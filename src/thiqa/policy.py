@@ -14,7 +14,10 @@ collection's community, or granted on a plain collection) and either
 
 - its TLP is CLEAR, GREEN, AMBER or AMBER+STRICT — everyone in scope; or
 - it is TLP:RED (which includes "no TLP and no default", rule 5) and the
-  organisation originated it or is one of its named recipients.
+  organisation originated it or is one of its named recipients;
+
+and, to every organisation, when it is TLP:CLEAR in a public collection (published
+openly: ``Access.clear_only`` for those not otherwise in scope).
 
 Admin keys see every version (they operate the node). PAP does not restrict
 visibility: it says what a recipient may do with what it sees.
@@ -76,27 +79,34 @@ def visible(who: Viewer, version: Version, access: Access) -> bool:
     if who.is_admin:
         return True
     h = version.handling
+    if access.clear_only:
+        return h.tlp is Tlp.CLEAR
     return h.tlp < Tlp.RED or who.org_id == version.originator or who.org_id in h.recipients
 
 
-def _filter(who: Viewer, collections: frozenset[int] | None) -> Visibility:
-    if collections is not None and not collections:
-        return NOTHING_VISIBLE
+def _filter(who: Viewer, collections: frozenset[int] | None,
+            clear_in: frozenset[int] = frozenset()) -> Visibility:
     if who.is_admin:
         return EVERYTHING if collections is None else Visibility(True, collections=collections)
+    if collections is not None and not collections and not clear_in:
+        return NOTHING_VISIBLE
     return Visibility(tlp_below=Tlp.RED, originator=who.org_id, recipient=who.org_id,
-                      collections=collections)
+                      collections=collections, clear_in=clear_in)
 
 
 def read_filter(who: Viewer, collection: Collection, access: Access) -> Visibility:
     """:func:`visible` for every version of ``collection``, as a store filter."""
+    if access.can_read and access.clear_only and not who.is_admin:
+        return Visibility(tlp_below=Tlp.GREEN, collections=frozenset((collection.pk,)))
     return _filter(who, frozenset((collection.pk,)) if access.can_read else frozenset())
 
 
-def seen_filter(who: Viewer, readable: frozenset[int] | None) -> Visibility:
+def seen_filter(who: Viewer, readable: frozenset[int] | None,
+                clear_in: frozenset[int] = frozenset()) -> Visibility:
     """:func:`visible` over the node: ``readable`` are the pks of the collections
-    ``who`` may read (None: all of them)."""
-    return _filter(who, readable)
+    ``who`` may read (None: all of them), ``clear_in`` those it may read only the
+    openly published (CLEAR) versions of."""
+    return _filter(who, readable, clear_in - (readable or frozenset()))
 
 
 # -- re-sharing (rules 2-4) -----------------------------------------------------------

@@ -55,6 +55,14 @@ def test_admin_verbs(data: str) -> None:
                      "can_write": True}
     listed_c = ok_json("collection", "list", "--data", data)
     assert {c["alias"] for c in listed_c} == {"default", "tf"}
+    assert coll["public"] is False
+    opened = ok_json("collection", "publish", "tf", "--data", data)
+    assert opened["id"] == coll["id"] and opened["public"] is True
+    assert {c["alias"]: c["public"] for c in ok_json("collection", "list", "--data", data)} == {
+        "default": False, "tf": True}
+    assert ok_json("collection", "publish", "tf", "--closed", "--data", data)["public"] is False
+    born_open = ok_json("collection", "create", "Open", "--public", "--data", data)
+    assert born_open["public"] is True
 
 
 @pytest.mark.parametrize("args", [
@@ -64,6 +72,7 @@ def test_admin_verbs(data: str) -> None:
     ("collection", "create", "X", "--read", "nobody"),         # unknown org
     ("collection", "create", "X", "--alias", "default"),       # alias taken
     ("collection", "grant", "nope", "local"),                  # unknown collection
+    ("collection", "publish", "nope"),                         # unknown collection
     ("load", "--collection", "nope", str(DATA / "attack" / "ics-attack-18.1.stix21.json")),
 ])
 def test_errors_exit_1_with_a_message(data: str, args: tuple[str, ...]) -> None:

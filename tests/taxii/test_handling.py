@@ -189,7 +189,8 @@ def worlds(draw: st.DrawFn) -> dict[str, Any]:
         st.integers(0, 1),                      # version
         st.booleans(),                          # re-post a copy held elsewhere instead
     ), min_size=1, max_size=10))
-    return {"members": members, "defaults": defaults, "grants": grants, "actions": actions}
+    return {"members": members, "defaults": defaults, "grants": grants, "actions": actions,
+            "public": draw(st.booleans())}  # the plain collection's CLEAR part is open
 
 
 def _level(name: Tlp | None) -> str | None:
@@ -216,21 +217,27 @@ def test_no_org_sees_a_forbidden_version_and_sees_every_permitted_one(w: dict[st
         plain = node.create_collection("Plain")
         for o, (r, wr) in zip(orgs, w["grants"], strict=True):
             node.grant(plain.id, o, read=r, write=wr)
+        if w["public"]:
+            node.set_public(plain.id, True)
         colls.append(plain.id)
         community.append(None)
 
-        def reads(org: int, coll: int) -> bool:
+        def in_scope(org: int, coll: int) -> bool:
             if coll < 2:
                 return org in w["members"][coll]
             return bool(w["grants"][org][0])
 
+        def reads(org: int, coll: int) -> bool:
+            return in_scope(org, coll) or (coll == 2 and w["public"])
+
         def writes(org: int, coll: int) -> bool:
-            return reads(org, coll) if coll < 2 else bool(w["grants"][org][1])
+            return in_scope(org, coll) if coll < 2 else bool(w["grants"][org][1])
 
         def sees(org: int, c: Copy) -> bool:
             ci = colls.index(c.collection)
-            return reads(org, ci) and (c.tlp < Tlp.RED or org == c.originator
-                                       or org in c.recipients)
+            if not in_scope(org, ci):
+                return reads(org, ci) and c.tlp is Tlp.CLEAR  # published openly
+            return c.tlp < Tlp.RED or org == c.originator or org in c.recipients
 
         held: list[Copy] = []
         modified = ("2024-01-01T00:00:00.000Z", "2024-02-01T00:00:00.000Z")

@@ -120,16 +120,39 @@ def collection() -> None:
 @click.option("--description", default="")
 @click.option("--read", "readers", multiple=True, help="Organisation that may read (repeat).")
 @click.option("--write", "writers", multiple=True, help="Organisation that may write (repeat).")
+@click.option("--public", is_flag=True,
+              help="Publish its TLP:CLEAR versions openly, to every organisation.")
 @_store_options
 @_json_flag
 def collection_create(title: str, alias: str | None, description: str, readers: tuple[str, ...],
-                      writers: tuple[str, ...], as_json: bool, **options: Any) -> None:
+                      writers: tuple[str, ...], public: bool, as_json: bool,
+                      **options: Any) -> None:
     """Create a collection."""
     node = open_node(options)
     try:
         c = node.create_collection(title, description=description, alias=alias,
-                                   readers=readers, writers=writers)
+                                   readers=readers, writers=writers, public=public)
         emit(as_json, admin_json.collection(c), f"{c.id}  {c.title}")
+    finally:
+        node.store.close()
+
+
+@collection.command("publish")
+@click.argument("collection_ref")
+@click.option("--public/--closed", default=True, show_default=True,
+              help="Open its TLP:CLEAR versions to every organisation, or close them again.")
+@_store_options
+@_json_flag
+def collection_publish(collection_ref: str, public: bool, as_json: bool,
+                       **options: Any) -> None:
+    """Publish a collection's TLP:CLEAR versions openly (any collection, including a
+    community's); GREEN and stricter stay with those in its scope."""
+    node = open_node(options)
+    try:
+        c = node.set_public(collection_ref, public)
+        emit(as_json, admin_json.collection(c),
+             f"{c.id}  {c.title}: " + ("CLEAR versions published openly" if c.public
+                                       else "not published openly"))
     finally:
         node.store.close()
 
@@ -143,7 +166,8 @@ def collection_list(as_json: bool, **options: Any) -> None:
     try:
         rows = [(c, node.store.count(c.pk)) for c in node.store.list_collections()]
         emit(as_json, [{**admin_json.collection(c), "objects": n} for c, n in rows],
-             "\n".join(f"{c.id}  {c.alias or '-':<16} {n:>9}  {c.title}" for c, n in rows))
+             "\n".join(f"{c.id}  {c.alias or '-':<16} {n:>9}  {c.title}"
+                       + ("  (public)" if c.public else "") for c, n in rows))
     finally:
         node.store.close()
 

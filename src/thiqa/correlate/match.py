@@ -46,10 +46,12 @@ BATCH = 20_000
 @dataclass(frozen=True, slots=True)
 class Audience:
     """Whose match this is: the collections (by pk) it may read and who reads (for the
-    handling policy); None for both means everything (the node operator, an admin key)."""
+    handling policy); None for both means everything (the node operator, an admin key).
+    ``clear_only``: public collections it may read only the TLP:CLEAR versions of."""
 
     readable: frozenset[int] | None
     viewer: policy.Viewer | None = None
+    clear_only: frozenset[int] = frozenset()
 
 
 EVERYONE = Audience(None)
@@ -72,13 +74,15 @@ def may_see(audience: Audience, candidate: Candidate) -> bool:
     read access to the entry's collection (:mod:`thiqa.access`), then the one handling
     policy (:func:`thiqa.policy.visible`: TLP:RED only for its originator and named
     recipients), so a match never reveals a version its reader could not read."""
-    if audience.readable is not None and candidate.collection_pk not in audience.readable:
+    clear_only = candidate.collection_pk in audience.clear_only
+    if (audience.readable is not None and candidate.collection_pk not in audience.readable
+            and not clear_only):
         return False
     if audience.viewer is None:
         return True
     version = policy.Version(candidate.collection_pk, candidate.originator,
                              Handling(Tlp(candidate.tlp), Pap.RED, False, candidate.recipients))
-    return policy.visible(audience.viewer, version, Access(True, False))
+    return policy.visible(audience.viewer, version, Access(True, False, clear_only))
 
 
 @dataclass(frozen=True, slots=True)

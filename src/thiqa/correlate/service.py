@@ -58,5 +58,5 @@ def audience(node: Node, who: Principal | None) -> Audience:
     """The collections ``who`` may read (None: the node operator, who reads all)."""
     if who is None or who.is_admin:
         return EVERYONE
-    return Audience(frozenset(v.collection.pk for v in node.collections(who)
-                              if v.access.can_read), policy.viewer(who))
+    full, clear = node.reach(who)
+    return Audience(full, policy.viewer(who), clear)

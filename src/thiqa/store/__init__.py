@@ -57,6 +57,8 @@ class Store(Protocol):
     def get_collection(self, ref: str) -> Collection | None:
         """By id or by alias."""
     def list_collections(self) -> list[Collection]: ...
+    def set_public(self, collection_pk: int, public: bool) -> None:
+        """Publish a collection's TLP:CLEAR versions openly, or stop doing so."""
     def set_grant(self, grant: Grant) -> None: ...
     def grants(self, org_id: str) -> dict[int, Grant]:
         """The org's grants, by collection pk."""

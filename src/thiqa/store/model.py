@@ -40,7 +40,8 @@ class ApiKey:
 class Collection:
     """A TAXII collection. ``community_pk`` names the community it belongs to (whose
     membership decides access to it), or is None for a plain collection governed by
-    per-organisation grants."""
+    per-organisation grants. A ``public`` collection publishes its TLP:CLEAR versions
+    openly: every organisation may read those, whatever its membership or grants."""
 
     pk: int
     id: str
@@ -49,6 +50,7 @@ class Collection:
     alias: str | None = None
     created_us: int = 0
     community_pk: int | None = None
+    public: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,8 +160,10 @@ class Visibility:
 
     A version is returned when its collection is in ``collections`` (None: any) and
     either ``everything`` holds, or its TLP is below ``tlp_below``, or it was
-    originated by ``originator``, or it names ``recipient`` among its recipients.
-    Stores translate this literally (SQLite: a WHERE condition); they decide nothing.
+    originated by ``originator``, or it names ``recipient`` among its recipients; and
+    also when it is TLP:CLEAR and its collection is in ``clear_in`` (collections the
+    reader sees only the openly published part of). Stores translate this literally
+    (SQLite: a WHERE condition); they decide nothing.
     """
 
     everything: bool = False
@@ -167,6 +171,7 @@ class Visibility:
     originator: str | None = None
     recipient: str | None = None
     collections: frozenset[int] | None = None
+    clear_in: frozenset[int] = frozenset()
 
 
 EVERYTHING = Visibility(everything=True)

@@ -279,7 +279,7 @@ class SQLiteStore:
             return cur.rowcount > 0
 
     # -- collections ------------------------------------------------------------------
-    _COLL_COLS = "pk, id, title, description, alias, created_us, community_pk"
+    _COLL_COLS = "pk, id, title, description, alias, created_us, community_pk, public"
 
     def add_collection(self, collection: Collection) -> Collection:
         with self._tx() as cx:
@@ -288,11 +288,16 @@ class SQLiteStore:
     def get_collection(self, ref: str) -> Collection | None:
         rows = self._read(f"SELECT {self._COLL_COLS} FROM collections WHERE id = ? OR alias = ?",
                           (ref, ref))
-        return Collection(*rows[0]) if rows else None
+        return _collection(rows[0]) if rows else None
 
     def list_collections(self) -> list[Collection]:
         rows = self._read(f"SELECT {self._COLL_COLS} FROM collections ORDER BY pk")
-        return [Collection(*r) for r in rows]
+        return [_collection(r) for r in rows]
+
+    def set_public(self, collection_pk: int, public: bool) -> None:
+        with self._tx() as cx:
+            cx.execute("UPDATE collections SET public = ? WHERE pk = ?",
+                       (int(public), collection_pk))
 
     def set_grant(self, grant: Grant) -> None:
         with self._tx() as cx:
@@ -390,7 +395,7 @@ class SQLiteStore:
     def community_collections(self, community_pk: int) -> list[Collection]:
         rows = self._read(f"SELECT {self._COLL_COLS} FROM collections WHERE community_pk = ? "
                           "ORDER BY pk", (community_pk,))
-        return [Collection(*r) for r in rows]
+        return [_collection(r) for r in rows]
 
     # -- object versions --------------------------------------------------------------
     def add_versions(self, collection_pk: int, items: Sequence[NewVersion],
@@ -567,13 +572,20 @@ class _Bulk:
         self.store._lock.release()
 
 
+def _collection(row: Sequence[Any]) -> Collection:
+    pk, cid, title, description, alias, created_us, community_pk, public = row
+    return Collection(pk, cid, title, description, alias, created_us, community_pk,
+                      bool(public))
+
+
 def _insert_collection(cx: sqlite3.Connection, c: Collection) -> Collection:
     cur = cx.execute("INSERT INTO collections (id, alias, title, description, created_us, "
-                     "community_pk) VALUES (?, ?, ?, ?, ?, ?)",
-                     (c.id, c.alias, c.title, c.description, c.created_us, c.community_pk))
+                     "community_pk, public) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     (c.id, c.alias, c.title, c.description, c.created_us, c.community_pk,
+                      int(c.public)))
     assert cur.lastrowid is not None
     return Collection(cur.lastrowid, c.id, c.title, c.description, c.alias, c.created_us,
-                      c.community_pk)
+                      c.community_pk, c.public)
 
 
 def _conditions(q: ObjectQuery) -> tuple[list[str], list[Any]]:
@@ -594,12 +606,10 @@ def _conditions(q: ObjectQuery) -> tuple[list[str], list[Any]]:
         for wanted, flag, cmp in ((v.first, "is_first", "<"), (v.last, "is_last", ">")):
             if not wanted:
                 continue
-            if vis.everything:
+            if vis.everything and not vis.clear_in:
                 terms.append(f"e.{flag} = 1")
                 continue
-            other, other_params = _visible(Visibility(
-                tlp_below=vis.tlp_below, originator=vis.originator, recipient=vis.recipient),
-                "o")
+            other, other_params = _visible(vis, "o")
             terms.append(f"(e.{flag} = 1 OR NOT EXISTS (SELECT 1 FROM entries o WHERE "
                          "o.object_id = e.object_id AND o.collection_pk = e.collection_pk AND "
                          f"o.vkey {cmp} e.vkey AND {other}))")
@@ -781,6 +791,16 @@ def _with_recipients(h: Held, recipients: tuple[str, ...] | None) -> Held:
 def _visible(vis: Visibility, e: str) -> tuple[str | None, list[Any]]:
     """The WHERE condition on entry alias ``e`` that :class:`Visibility` describes, or
     None when it admits every entry. A literal translation: the policy decided."""
+    cond, params = _scoped(vis, e)
+    if not vis.clear_in:
+        return cond, params
+    # Openly published: the CLEAR versions of these collections, to anyone.
+    pks = sorted(vis.clear_in)
+    return (f"(({cond or '1'}) OR ({e}.collection_pk IN ({_marks(len(pks))}) AND "
+            f"{e}.tlp = {int(Tlp.CLEAR)}))", [*params, *pks])
+
+
+def _scoped(vis: Visibility, e: str) -> tuple[str | None, list[Any]]:
     conds: list[str] = []
     params: list[Any] = []
     if vis.collections is not None:
