@@ -496,6 +496,13 @@ class Node:
             self._node_key = signing.NodeKey.load_or_create(Path(self.settings.data))
         return self._node_key
 
+    def reader_for(self, org_ref: str) -> Principal:
+        """The operator at the console reading as an organisation would (``thiqa export
+        --as``): that organisation's access and the handling policy apply."""
+        org = self.org(org_ref)
+        return Principal(ApiKey(audit.OPERATOR_KEY, org.id, "reader", "operator",
+                                self.clock.now_us()), org)
+
     def operator_for(self, org_ref: str) -> Principal:
         """The operator at the console acting for an organisation (``thiqa retract``):
         an admin's reach, recorded in the audit log as the CLI."""

@@ -20,10 +20,10 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from thiqa import admin_api, releases
+from thiqa import admin_api, exports, releases
 from thiqa.auth import Principal
 from thiqa.clock import Clock
 from thiqa.correlate import api as match_api
@@ -202,6 +202,28 @@ class Api:
         left = await run_in_threadpool(self.node.retract, who, object_id, refs)
         return _json(orjson.dumps({"id": object_id, "collections": [c.id for c in left]}))
 
+    async def export(self, request: Request) -> Response:
+        """``GET /api/collections/{cid}/export/`` (a thiqa extension beside TAXII): every
+        version the caller may see (filters as for objects, no paging) as one STIX
+        bundle, or JSON lines with ``format=jsonl``; see thiqa.exports."""
+        who = await run_in_threadpool(self.node.authenticate,
+                                      request.headers.get("authorization"))
+        items = request.query_params.multi_items()
+        fmt = exports.format_named(dict(items).get("format", "bundle"))
+        items = [(k, v) for k, v in items if k != "format"]
+        if any(k in ("limit", "next") for k, _ in items):
+            raise BadRequest("an export is not paged: leave out limit and next")
+        f = params.parse(items, match=params.KNOWN_MATCH, page_size=self.settings.page_size,
+                         default_versions=LAST)
+        selection = exports.Selection(f.ids, f.types, f.versions, f.spec_versions,
+                                      f.added_after)
+        ref = request.path_params["cid"]
+        view = await run_in_threadpool(self.node.collection, who, ref)
+        chunks = await run_in_threadpool(exports.export, self.node, who, ref, selection, fmt)
+        name = (view.collection.alias or view.collection.id) + exports.SUFFIXES[fmt]
+        return StreamingResponse(chunks, media_type=exports.MEDIA_TYPES[fmt], headers={
+            "Content-Disposition": f'attachment; filename="{name}"'})
+
     # -- release requests (thiqa extension; see thiqa.releases) -----------------------
     async def releases(self, request: Request) -> Response:
         who = await self._who(request)
@@ -323,6 +345,7 @@ def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> 
         Route(collection + "/objects/", api.objects, methods=["GET", "POST"]),
         Route(obj + "/", api.object, methods=["GET", "DELETE"]),
         Route(obj + "/versions/", api.versions, methods=["GET"]),
+        Route(collection + "/export/", api.export, methods=["GET"]),
         Route(root + "/retractions/", api.retractions, methods=["POST"]),
         Route(root + "/releases/", api.releases, methods=["GET", "POST"]),
         Route(root + "/releases/{rid}/{decision:str}/", api.release_decision,
