@@ -423,9 +423,8 @@ class Node:
         if not view.access.can_read:
             self.deny(who, "403: may not read", view.collection.id)
             raise Forbidden("this API key may not read from this collection")
-        q = ObjectQuery(view.collection.pk, query.ids, query.types, query.versions,
-                        query.spec_versions, query.added_after, query.after, query.limit,
-                        policy.read_filter(policy.viewer(who), view.collection, view.access))
+        q = replace(query, collection_pk=view.collection.pk, visibility=policy.read_filter(
+            policy.viewer(who), view.collection, view.access))
         page = self.store.query(q, bodies=bodies)
         guarded = [r.id for r in page.records if r.tlp >= Tlp.AMBER]
         if guarded:

@@ -235,6 +235,8 @@ class ObjectQuery:
     # thiqa.node always sets it from thiqa.policy; EVERYTHING serves the store's own
     # callers (tests, benchmarks). first/last are taken among the visible versions.
     visibility: Visibility = EVERYTHING
+    # Only versions whose JSON contains this text, ignoring ASCII case (search).
+    text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -621,6 +621,9 @@ def _conditions(q: ObjectQuery) -> tuple[list[str], list[Any]]:
     if q.spec_versions:
         conds.append(f"e.spec_version IN ({_marks(len(q.spec_versions))})")
         params.extend(q.spec_versions)
+    if q.text:
+        conds.append("instr(lower((SELECT t.body FROM versions t WHERE t.vid = e.vid)), ?) > 0")
+        params.append(q.text.lower())
     # date_added is strictly increasing with seq (see _Writer), so a position is a date.
     after = max(q.added_after or -1, q.after.date_added if q.after else -1)
     if after >= 0:

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from thiqa import admin_api, exports, releases
+from thiqa import admin_api, definitions, exports, releases, search
 from thiqa.auth import Principal
 from thiqa.clock import Clock
 from thiqa.correlate import api as match_api
@@ -46,6 +46,7 @@ from thiqa.timestamps import format_us
 log = logging.getLogger("thiqa.taxii")
 
 API_ROOT = "api"
+SEARCH_PATH = f"/{API_ROOT}/search/"
 _CHALLENGE = 'Basic realm="thiqa", Bearer realm="thiqa"'
 
 
@@ -54,9 +55,9 @@ def _json(body: bytes, status: int = 200, headers: dict[str, str] | None = None)
 
 
 def _is_admin_path(request: Request) -> bool:
-    """Paths served as plain JSON (the admin API and matching), not TAXII media types."""
+    """Paths served as plain JSON (the admin API, matching, search), not TAXII media types."""
     path = request.url.path
-    return path.startswith(admin_api.PREFIX + "/") or path == match_api.PATH
+    return path.startswith(admin_api.PREFIX + "/") or path in (match_api.PATH, SEARCH_PATH)
 
 
 def _error_response(request: Request, exc: ThiqaError) -> Response:
@@ -224,6 +225,30 @@ class Api:
         return StreamingResponse(chunks, media_type=exports.MEDIA_TYPES[fmt], headers={
             "Content-Disposition": f'attachment; filename="{name}"'})
 
+    async def definitions(self, request: Request) -> Response:
+        """``GET /api/definitions/`` (thiqa, beside TAXII): the extension-definitions of
+        the properties thiqa adds to objects, and their creator (thiqa.definitions)."""
+        await self._who(request)
+        return _json(definitions.envelope())
+
+    async def search_objects(self, request: Request) -> Response:
+        """``GET /api/search/?q=…`` (a thiqa extension beside TAXII): the latest visible
+        versions, across the collections the caller may read, with that STIX id or
+        containing that text; ``type`` (repeatable) and ``limit`` narrow it."""
+        who = await run_in_threadpool(self.node.authenticate,
+                                      request.headers.get("authorization"))
+        p = request.query_params
+        unknown = set(p) - {"q", "type", "limit"}
+        if unknown:
+            raise BadRequest(f"unknown parameter {sorted(unknown)[0]!r}: use q, type or limit")
+        raw_limit = p.get("limit", "100")
+        if not raw_limit.isdigit():
+            raise BadRequest(f"limit must be a positive integer, not {raw_limit!r}")
+        found = await run_in_threadpool(lambda: search.search(
+            self.node, who, p.get("q", ""), types=tuple(p.getlist("type")),
+            limit=int(raw_limit)))
+        return Response(search.render(found), media_type=admin_api.JSON)
+
     # -- release requests (thiqa extension; see thiqa.releases) -----------------------
     async def releases(self, request: Request) -> Response:
         who = await self._who(request)
@@ -347,6 +372,8 @@ def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> 
         Route(obj + "/versions/", api.versions, methods=["GET"]),
         Route(collection + "/export/", api.export, methods=["GET"]),
         Route(root + "/retractions/", api.retractions, methods=["POST"]),
+        Route(SEARCH_PATH, api.search_objects, methods=["GET"]),
+        Route(root + "/definitions/", api.definitions, methods=["GET"]),
         Route(root + "/releases/", api.releases, methods=["GET", "POST"]),
         Route(root + "/releases/{rid}/{decision:str}/", api.release_decision,
               methods=["POST"]),
