@@ -39,6 +39,7 @@ _ENDPOINTS = {
     ("GET", "object"): "read",
     ("DELETE", "object"): "both",
     ("GET", "versions"): "read",
+    ("GET", "export"): "read",  # thiqa's export beside TAXII follows the same matrix
 }
 OBJECT = indicator(1, tlp="green")
 
@@ -66,7 +67,8 @@ def _path(collection: str, endpoint: str) -> str:
     base = f"/api/collections/{collection}/"
     return {"collection": base, "manifest": f"{base}manifest/", "objects": f"{base}objects/",
             "object": f"{base}objects/{OBJECT['id']}/",
-            "versions": f"{base}objects/{OBJECT['id']}/versions/"}[endpoint]
+            "versions": f"{base}objects/{OBJECT['id']}/versions/",
+            "export": f"{base}export/"}[endpoint]
 
 
 def _seed(world: World) -> None:
