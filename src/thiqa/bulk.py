@@ -34,10 +34,16 @@ from typing import IO, Any
 
 from thiqa.clock import Clock
 from thiqa.errors import BadRequest, ThiqaError
+from thiqa.federation.merkle import levels
+from thiqa.federation.sign import leaf_of
 from thiqa.ingest import prepare
 from thiqa.reader import Item, ReadError, read_objects
 from thiqa.store import BulkWriter, Store
-from thiqa.store.model import Collection, NewVersion, Origin
+from thiqa.store.model import Collection, NewVersion, Origin, Provenance
+
+# Signs one batch: (concatenated leaves, Merkle root) -> what the store records
+# (thiqa.federation.sign.BatchSigner).
+Signer = Callable[[bytes, bytes], Provenance | None]
 
 # Objects per reader batch; transactions span many batches (COMMIT_EVERY).
 BATCH = 5000
@@ -67,13 +73,17 @@ class LoadReport:
 
 @dataclass(slots=True)
 class _Prepared:
-    """One reader batch, validated: what to store, what was refused, bytes consumed."""
+    """One reader batch, validated: what to store, what was refused, bytes consumed,
+    and the Merkle leaves of ``good`` (one 32-byte leaf each) with their root, computed
+    where the objects were parsed (the reader process), signed by the writer."""
 
     read: int
     good: list[NewVersion]
     places: list[str]
     rejected: list[Rejection]
     progressed: int
+    leaves: bytes = b""
+    root: bytes = b""
 
 
 def load_files(
@@ -86,12 +96,15 @@ def load_files(
     on_reject: Callable[[Rejection], None] | None = None,
     parallel: bool | None = None,
     origin: Origin | None = None,
+    signer: Signer | None = None,
 ) -> LoadReport:
     """Load every object of ``paths`` into ``collection``, published by ``origin``
     (:meth:`thiqa.node.Node.load_origin`: the originator and the handling rules).
 
-    ``parallel`` chooses the two-process pipeline; by default it is used when the
-    files add up to ``PARALLEL_MIN_BYTES`` and the machine has more than one core.
+    ``signer`` signs each batch (:meth:`thiqa.node.Node.signer`); without one the
+    versions are stored unsigned. ``parallel`` chooses the two-process pipeline; by
+    default it is used when the files add up to ``PARALLEL_MIN_BYTES`` and the
+    machine has more than one core.
     """
     clock = clock or Clock()
     report = LoadReport()
@@ -112,7 +125,7 @@ def load_files(
     with _few_collections(), bulk as writer:
         try:
             for prepared in batches:
-                _store_batch(writer, prepared, clock, reject, report)
+                _store_batch(writer, prepared, clock, reject, report, signer)
                 if on_progress is not None and prepared.progressed:
                     on_progress(prepared.progressed)
         except ReadError as exc:
@@ -147,11 +160,13 @@ def _few_collections() -> Iterator[None]:
 
 
 def _store_batch(writer: BulkWriter, prepared: _Prepared, clock: Clock,
-                 reject: Callable[[Rejection], None], report: LoadReport) -> None:
+                 reject: Callable[[Rejection], None], report: LoadReport,
+                 signer: Signer | None = None) -> None:
     report.read += prepared.read
     for r in prepared.rejected:
         reject(r)
-    outcomes = writer.add(prepared.good, clock.now_us())
+    provenance = signer(prepared.leaves, prepared.root) if signer is not None else None
+    outcomes = writer.add(prepared.good, clock.now_us(), provenance)
     for where, outcome in zip(prepared.places, outcomes, strict=True):
         if outcome.ok:
             report.stored += 1
@@ -163,6 +178,7 @@ def _prepare_batch(batch: list[Item], progressed: int) -> _Prepared:
     good: list[NewVersion] = []
     places: list[str] = []
     rejected: list[Rejection] = []
+    leaves: list[bytes] = []
     for item in batch:
         if item.obj is None:
             rejected.append(Rejection(item.where, "", "not a STIX object: expected a JSON "
@@ -172,9 +188,11 @@ def _prepare_batch(batch: list[Item], progressed: int) -> _Prepared:
         if isinstance(prepared, NewVersion):
             good.append(prepared)
             places.append(item.where)
+            leaves.append(leaf_of(item.obj))
         else:
             rejected.append(Rejection(item.where, prepared.id, prepared.message or ""))
-    return _Prepared(len(batch), good, places, rejected, progressed)
+    root = levels(leaves)[-1][0] if leaves else b""
+    return _Prepared(len(batch), good, places, rejected, progressed, b"".join(leaves), root)
 
 
 def _read(paths: Sequence[Path]) -> Iterator[_Prepared]:
@@ -195,7 +213,8 @@ def _read(paths: Sequence[Path]) -> Iterator[_Prepared]:
 
 # -- the reader process ----------------------------------------------------------------
 # ``python -m thiqa.bulk FILE…`` writes frames to standard output: an 8-byte length and
-# a pickled message, ("batch", read, good, places, rejected, progressed) for each
+# a pickled message, ("batch", read, good, places, rejected, progressed, leaves, root)
+# for each
 # batch, then ("done",), or ("read_error", path, reason, offset, line, column), or
 # ("failed", description). A plain subprocess rather than multiprocessing: spawn
 # re-imports the caller's main module (which breaks unguarded scripts) and fork would
@@ -217,7 +236,7 @@ def _produce(paths: list[str], out: IO[bytes]) -> None:
             # Plain tuples on the wire: pickle then needs no class lookup per object.
             good = [tuple(v) for v in p.good]
             rejected = [(r.where, r.id, r.message) for r in p.rejected]
-            send(("batch", p.read, good, p.places, rejected, p.progressed))
+            send(("batch", p.read, good, p.places, rejected, p.progressed, p.leaves, p.root))
     except ReadError as exc:
         send(("read_error", exc.path, exc.reason, exc.offset, exc.line, exc.column))
     except ThiqaError as exc:
@@ -256,9 +275,9 @@ def _from_process(paths: Sequence[Path]) -> Iterator[_Prepared]:
             if kind == "done":
                 return
             if kind == "batch":
-                _, read, good, places, rejected, progressed = msg
+                _, read, good, places, rejected, progressed, leaves, root = msg
                 yield _Prepared(read, [_new_version(NewVersion, g) for g in good], places,
-                                [Rejection(*r) for r in rejected], progressed)
+                                [Rejection(*r) for r in rejected], progressed, leaves, root)
             elif kind == "read_error":
                 _, path, reason, offset, line, column = msg
                 raise ReadError(path, reason, offset=offset, line=line, column=column)

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from thiqa.errors import Unprocessable
+from thiqa.federation.extension import PROVENANCE_ID
 from thiqa.handling import HandlingError, marks
 from thiqa.stix.validate import validate
 from thiqa.store.model import NewVersion, Outcome
@@ -42,6 +43,12 @@ def prepare(obj: Any) -> NewVersion | Outcome:
     if spec != "2.1":
         return Outcome(object_id, label, False,
                        f"spec_version {spec!r} is not supported: this node stores STIX 2.1")
+    extensions = obj.get("extensions")
+    if isinstance(extensions, dict) and PROVENANCE_ID in extensions:
+        return Outcome(object_id, label, False,
+                       f"extensions.{PROVENANCE_ID}: provenance is added by the node that "
+                       "signs a version, not by its publisher; versions from a peer node "
+                       "arrive through federation (docs/federation.md)")
     try:
         handling = marks(obj)
     except HandlingError as exc:

@@ -22,6 +22,8 @@ from thiqa.access import NOTHING, Access, Entitlements, collection_access
 from thiqa.auth import Principal
 from thiqa.clock import Clock
 from thiqa.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthenticated
+from thiqa.federation import export, receive
+from thiqa.federation.sign import BatchSigner
 from thiqa.handling import NO_DEFAULTS, Defaults, Tlp, defaults_named
 from thiqa.settings import Settings
 from thiqa.store import Store
@@ -35,6 +37,7 @@ from thiqa.store.model import (
     CommunityKind,
     Grant,
     Member,
+    NewVersion,
     ObjectQuery,
     Org,
     Origin,
@@ -79,6 +82,8 @@ class Node:
             store.set_meta(_CURSOR_SECRET, secret)
         self.cursor_secret = bytes.fromhex(secret)
         self._node_key: signing.NodeKey | None = None
+        self._node_key_stamp: tuple[int, int] | None = None
+        self._signers: dict[str, BatchSigner] = {}
 
     # -- administration (CLI and admin API) ------------------------------------------------
     def create_org(self, name: str) -> Org:
@@ -405,10 +410,19 @@ class Node:
 
     def _write(self, collection_pk: int, objects: list[Any], status: Status,
                origin: Origin) -> None:
-        good, bad = ingest.split(objects)
-        status.failures.extend(bad)
+        good: list[NewVersion] = []
+        parsed: list[dict[str, Any]] = []
+        for obj in objects:
+            item = ingest.prepare(obj)
+            if isinstance(item, NewVersion):
+                good.append(item)
+                parsed.append(obj)
+            else:
+                status.failures.append(item)
+        # What the writer originates is signed by the node key (thiqa.federation.sign).
+        provenance = self.signer(origin.originator).objects(parsed)
         for outcome in self.store.add_versions(collection_pk, good, self.clock.now_us(),
-                                               origin):
+                                               origin, provenance):
             (status.successes if outcome.ok else status.failures).append(outcome)
 
     def status(self, who: Principal, status_id: str) -> Status:
@@ -490,9 +504,18 @@ class Node:
         return left
 
     def node_key(self) -> signing.NodeKey:
-        """The node's Ed25519 key (``node.key`` in the data directory, made on first use)."""
-        if self._node_key is None:
+        """The node's Ed25519 key (``node.key`` in the data directory, made on first use;
+        read again when ``thiqa key rotate`` replaced the file)."""
+        path = Path(self.settings.data) / signing.KEY_FILE
+        try:
+            st = path.stat()
+            stamp: tuple[int, int] | None = (st.st_ino, st.st_mtime_ns)
+        except FileNotFoundError:
+            stamp = None
+        if self._node_key is None or stamp != self._node_key_stamp:
             self._node_key = signing.NodeKey.load_or_create(Path(self.settings.data))
+            st = path.stat()
+            self._node_key_stamp = (st.st_ino, st.st_mtime_ns)
         return self._node_key
 
     def reader_for(self, org_ref: str) -> Principal:
@@ -501,6 +524,24 @@ class Node:
         org = self.org(org_ref)
         return Principal(ApiKey(audit.OPERATOR_KEY, org.id, "reader", "operator",
                                 self.clock.now_us()), org)
+
+    # -- federation: signing, provenance, trust (thiqa.federation) ----------------------
+    def signer(self, originator: str) -> BatchSigner:
+        """Signs the versions ``originator`` publishes through this node."""
+        found = self._signers.get(originator)
+        if found is None:
+            found = self._signers[originator] = BatchSigner(self, originator)
+        return found
+
+    def receive(self, peer: str, ref: str, objects: list[Any]) -> receive.Received:
+        """Verify objects a peer node delivered into collection ``ref`` and store those
+        that pass (:func:`thiqa.federation.receive.receive`)."""
+        return receive.receive(self, peer, ref, objects)
+
+    def export(self, who: Principal, ref: str, query: ObjectQuery) -> export.Exported:
+        """A page of ``ref`` as ``who`` (a peer's principal) may read it, each version with
+        its signed provenance and this node's hop (:mod:`thiqa.federation.export`)."""
+        return export.export(self, who, ref, query)
 
     def operator_for(self, org_ref: str) -> Principal:
         """The operator at the console acting for an organisation (``thiqa retract``):

@@ -74,7 +74,15 @@ def main() -> None:
     """thiqa: a federated, real-time threat-intelligence exchange node (STIX 2.1, TAXII 2.1)."""
 
 
-from thiqa.cli import admin, audit, export, load, match, run  # noqa: E402  (sub-commands register)
+from thiqa.cli import (  # noqa: E402  (sub-commands register)
+    admin,
+    audit,
+    export,
+    load,
+    match,
+    run,
+    trust,
+)
 
 __all__ = ["admin", "audit", "emit", "export", "load", "load_settings", "main", "match",
-           "open_node", "run", "setting_options"]
+           "open_node", "run", "setting_options", "trust"]

@@ -63,7 +63,8 @@ def load(files: tuple[Path, ...], collection_ref: str, org_ref: str | None, quie
                 bar.update(n)
 
             report = load_files(node.store, target, files, clock=node.clock,
-                                on_progress=advance, on_reject=on_reject, origin=origin)
+                                on_progress=advance, on_reject=on_reject, origin=origin,
+                                signer=node.signer(origin.originator))
         node.record_load(target, origin, [str(f) for f in files], report.stored,
                          len(report.rejected))
         indexed = None

@@ -27,16 +27,21 @@ from thiqa.store.model import (
     Origin,
     Outcome,
     Page,
+    Provenance,
     Release,
     ReleaseState,
+    SignedBatch,
     Status,
+    StoredProvenance,
+    TrustedKey,
     Versions,
     Visibility,
 )
 
 
 class BulkWriter(Protocol):
-    def add(self, items: Sequence[NewVersion], now_us: int) -> list[Outcome]:
+    def add(self, items: Sequence[NewVersion], now_us: int,
+            provenance: Provenance | None = None) -> list[Outcome]:
         """Like :meth:`Store.add_versions`, but durable only once the session commits."""
 
 
@@ -91,13 +96,18 @@ class Store(Protocol):
 
     # -- object versions ------------------------------------------------------------
     def add_versions(self, collection_pk: int, items: Sequence[NewVersion],
-                     now_us: int, origin: Origin = ...) -> list[Outcome]:
+                     now_us: int, origin: Origin = ...,
+                     provenance: Provenance | None = None) -> list[Outcome]:
         """Add versions to a collection in one durable transaction, one outcome per item.
 
         Each new entry records ``origin.originator`` and the item's marks resolved with
         ``origin.defaults``. Only holdings ``origin.sees`` admits take part: duplicates
         and immutability are judged against them, and a version among them that another
         organisation originated goes through ``origin.gate`` (re-sharing) first.
+
+        ``provenance`` is recorded for each version body the write creates whose entry
+        keeps ``origin.originator`` (thiqa.federation): bodies already on the node keep
+        what they had.
         """
     def bulk(self, collection_pk: int, *, commit_every: int = 100_000,
              origin: Origin = ...) -> AbstractContextManager[BulkWriter]:
@@ -135,6 +145,27 @@ class Store(Protocol):
         """Record events durably, in order; there is no way to change or remove one."""
     def audit(self, q: AuditQuery) -> list[Event]:
         """Events matching ``q``, newest first."""
+    # -- provenance and trust (thiqa.federation) -----------------------------------------
+    def provenance(self, seqs: Sequence[int]) -> dict[int, StoredProvenance]:
+        """The provenance of the versions of these entries, by entry seq (absent: none)."""
+    def signing_batch(self, pk: int) -> SignedBatch | None: ...
+    def pin_key(self, key: TrustedKey) -> None:
+        """Pin a partner key (or replace the pin of the same fingerprint)."""
+    def trusted_keys(self, node_id: str | None = None) -> list[TrustedKey]:
+        """Pinned keys (of one node), oldest pin first."""
+    def trusted_key(self, fingerprint: str) -> TrustedKey | None: ...
+    def revoke_trusted_key(self, fingerprint: str, when_us: int) -> bool:
+        """Refuse the key from now on; False when it was not pinned or already revoked."""
+    def rotate_trusted_key(self, old: str, until_us: int, new: TrustedKey) -> None:
+        """In one transaction: ``old`` verifies only what it signed before ``until_us``,
+        ``new`` is pinned."""
+    def node_keys(self) -> list[tuple[str, str, int, int | None, bytes | None]]:
+        """This node's keys (fingerprint, public key, created, retired, rotation
+        statement), oldest first."""
+    def add_node_key(self, fingerprint: str, public_key: str, created_us: int) -> None:
+        """Record a key of this node (nothing if already recorded)."""
+    def retire_node_key(self, fingerprint: str, retired_us: int, rotation: bytes) -> None: ...
+
     def close(self) -> None: ...
 
 

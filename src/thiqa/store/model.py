@@ -302,3 +302,63 @@ class Release:
     grant_record: bytes | None = None
     signature: str | None = None
     signer: str | None = None
+
+
+# -- provenance and trust (thiqa.federation) ------------------------------------------
+@dataclass(frozen=True, slots=True)
+class SignedBatch:
+    """This node's signature over the versions of one write (:mod:`thiqa.federation`):
+    the Merkle root of their leaves, signed once with the node key. ``leaves`` holds
+    one 32-byte leaf per item of the write, in order; the store keeps it so that the
+    audit path of any version can be given when it leaves the node."""
+
+    node_id: str
+    org_id: str
+    key: str  # fingerprint of the signing key (thiqa.signing.fingerprint)
+    signed_us: int
+    root: bytes
+    signature: str
+    leaves: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """How the new versions of one write are vouched for: signed here (``signed``, for
+    the versions the writer originates) or as received from a peer (``received``: per
+    item, the provenance extension as it arrived, verified, in JSON)."""
+
+    signed: SignedBatch | None = None
+    received: Sequence[bytes] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredProvenance:
+    """What the store holds for one entry's version: a batch and leaf index, or the
+    received extension."""
+
+    batch_pk: int | None
+    leaf: int | None
+    received: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class TrustedKey:
+    """A partner node's pinned Ed25519 key. It verifies signatures dated in
+    [valid_from_us, valid_until_us) (None: unbounded) until revoked; ``orgs`` are the
+    organisations (identity ids) it may sign for, the partner's own first."""
+
+    fingerprint: str
+    public_key: str
+    node_id: str
+    orgs: tuple[str, ...]
+    name: str
+    pinned_us: int
+    valid_from_us: int | None = None
+    valid_until_us: int | None = None
+    revoked_us: int | None = None
+    replaced_by: str | None = None
+    tls_fingerprint: str | None = None  # for peering's mutual TLS
+
+    @property
+    def org_id(self) -> str:
+        return self.orgs[0]

@@ -48,6 +48,7 @@ from thiqa.store.model import (
     Origin,
     Outcome,
     Page,
+    Provenance,
     Record,
     Release,
     ReleaseState,
@@ -58,6 +59,7 @@ from thiqa.store.model import (
 )
 from thiqa.store.schema import migrate
 from thiqa.store.sqlite_audit import SQLiteAuditLog
+from thiqa.store.sqlite_provenance import ProvenanceTables, record_provenance
 from thiqa.timestamps import format_us, version_key
 
 _T = TypeVar("_T")
@@ -89,7 +91,7 @@ def _same_json(a: bytes, b: bytes) -> bool:
     return a == b or bool(orjson.loads(a) == orjson.loads(b))
 
 
-class SQLiteStore:
+class SQLiteStore(ProvenanceTables):
     """:class:`thiqa.store.Store` on SQLite."""
 
     def __init__(self, path: Path) -> None:
@@ -399,11 +401,12 @@ class SQLiteStore:
 
     # -- object versions --------------------------------------------------------------
     def add_versions(self, collection_pk: int, items: Sequence[NewVersion],
-                     now_us: int, origin: Origin = SYSTEM) -> list[Outcome]:
+                     now_us: int, origin: Origin = SYSTEM,
+                     provenance: Provenance | None = None) -> list[Outcome]:
         if not items:
             return []
         with self._tx() as cx:
-            return _Writer(cx, collection_pk, now_us, origin).add(items)
+            return _Writer(cx, collection_pk, now_us, origin).add(items, provenance)
 
     def query(self, q: ObjectQuery, *, bodies: bool = True) -> Page:
         conds, params = _conditions(q)
@@ -526,7 +529,8 @@ class _Bulk:
         self.pending = 0
         self.open = False
 
-    def add(self, items: Sequence[NewVersion], now_us: int) -> list[Outcome]:
+    def add(self, items: Sequence[NewVersion], now_us: int,
+            provenance: Provenance | None = None) -> list[Outcome]:
         if not items:
             return []
         cx = self.store._writer
@@ -539,7 +543,7 @@ class _Bulk:
                 raise StoreError(f"cannot start a write: {exc}") from exc
             self.open = True
         try:
-            outcomes = _Writer(cx, self.pk, now_us, self.origin).add(items)
+            outcomes = _Writer(cx, self.pk, now_us, self.origin).add(items, provenance)
         except sqlite3.IntegrityError as exc:
             self.abort()
             raise Conflict(str(exc)) from exc
@@ -656,7 +660,8 @@ class _Writer:
             "SELECT max(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'entries'), 0), "
             "COALESCE((SELECT MAX(seq) FROM entries), 0)) + 1").fetchone()[0]
 
-    def add(self, items: Sequence[NewVersion]) -> list[Outcome]:
+    def add(self, items: Sequence[NewVersion],
+            provenance: Provenance | None = None) -> list[Outcome]:
         ids = list({it.id for it in items})
         shared: dict[tuple[str, str, bytes], int] = {}  # (id, vkey, digest) -> vid, any collection
         here: dict[tuple[str, str], int] = {}           # (id, vkey) -> vid seen in this collection
@@ -692,7 +697,8 @@ class _Writer:
         entry_rows: list[tuple[NewVersion, int, str, int, Stamp]] = []
         stamps: dict[Marks, Stamp] = {}
         outcomes: list[Outcome] = []
-        for it in items:
+        vouched: list[tuple[int, int]] = []  # (vid, item index) of new bodies to vouch for
+        for index, it in enumerate(items):
             vkey, version = it.vkey, it.version
             if vkey is None or version is None:
                 # No created/modified (most SCOs): the object has one version in a
@@ -740,6 +746,8 @@ class _Writer:
                                      it.spec_version, it.body))
                 shared[(it.id, vkey, digest)] = vid
                 created[vid] = it.body
+                if provenance is not None and stamp.originator == self.origin.originator:
+                    vouched.append((vid, index))
             here[key] = vid
             entry_rows.append((it, vid, vkey, self.next_added, stamp))
             self.next_added += 1
@@ -762,6 +770,8 @@ class _Writer:
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         self.cx.executemany("INSERT INTO red_recipients VALUES (?, ?)", red)
         self.cx.executemany("UPDATE entries SET is_first = ?, is_last = ? WHERE seq = ?", updates)
+        if provenance is not None and vouched:
+            record_provenance(self.cx, provenance, vouched)
         if entry_rows:
             self.cx.execute("UPDATE clock SET last_added = ?", (self.next_added - 1,))
         return outcomes
