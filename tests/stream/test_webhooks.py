@@ -23,6 +23,7 @@ from thiqa.errors import BadRequest
 from thiqa.node import Node
 from thiqa.store.sqlite import SQLiteStore
 from thiqa.stream import webhooks
+from thiqa.stream.model import Webhook
 from thiqa.stream.sqlite import event_log
 from thiqa.stream.wire import verify
 
@@ -70,6 +71,19 @@ class Receiver:
         return self.events()
 
 
+def settled(world: World, hook_id: str, delivered: int, timeout: float = 10.0) -> Webhook:
+    """The webhook once the node recorded ``delivered`` deliveries (it records a delivery
+    after the receiver's answer, so just after the receiver has it)."""
+    log = event_log(world.node.store)
+    deadline = time.monotonic() + timeout
+    while True:
+        hook = log.get_webhook(hook_id)
+        assert hook is not None
+        if hook.delivered >= delivered or time.monotonic() > deadline:
+            return hook
+        time.sleep(0.05)
+
+
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     r = Receiver()
@@ -98,8 +112,7 @@ def test_delivery_is_signed_ordered_filtered_and_retried(world: World,
             assert verify("s3cret", body, headers["x-thiqa-signature"])
             assert not verify("other", body, headers["x-thiqa-signature"])
             assert headers["x-thiqa-webhook"] == hook.id
-        stored = log.get_webhook(hook.id)
-        assert stored is not None
+        stored = settled(world, hook.id, 4)
         assert stored.delivered == 4 and stored.cursor == got[-1]["seq"]
         assert stored.last_error == "the receiver answered HTTP 500: not now :-("
         assert stored.failures == 0 and stored.last_success_us is not None
@@ -113,6 +126,7 @@ def test_the_cursor_survives_a_restart(world: World, receiver: Receiver) -> None
     try:
         live.post("a_analyst", "shared", [indicator(n, tlp="green") for n in range(3)])
         assert len(receiver.wait_for(3)) == 3
+        assert settled(world, hook.id, 3).delivered == 3
     finally:
         live.stop()
     # Written while no server runs (as `thiqa load` would), then delivered on restart.
@@ -126,8 +140,9 @@ def test_the_cursor_survives_a_restart(world: World, receiver: Receiver) -> None
         assert [e["id"] for e in got] == [indicator(n)["id"] for n in range(6)]
         time.sleep(0.3)
         assert len(receiver.events()) == 6  # nothing delivered twice
-        stored = event_log(store).get_webhook(hook.id)
-        assert stored is not None and stored.delivered == 6
+        stored = settled(World(node, world.keys, world.shared, world.private, world.dropbox),
+                         hook.id, 6)
+        assert stored.delivered == 6
     finally:
         again.stop()
         store.close()

@@ -79,6 +79,13 @@ class EventStream:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:
             pass  # the client went away mid-send: nothing to clean up but the tasks
+        except asyncio.CancelledError:
+            # The server is shutting down (uvicorn cancels requests after shutdown_grace):
+            # the end of this request, not an error to log. Say so if the client is there.
+            with contextlib.suppress(Exception):
+                await send({"type": "http.response.body", "more_body": False,
+                            "body": end_frame("the server is shutting down; reconnect "
+                                              "with Last-Event-ID to resume")})
         finally:
             waiter.close()
             listener.cancel()
