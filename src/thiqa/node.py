@@ -488,7 +488,7 @@ class Node:
         left: list[Collection] = []
         removed = 0
         for c in targets:
-            n = self.store.delete_versions(c.pk, object_id, ALL, (), only)
+            n = self.store.delete_versions(c.pk, object_id, ALL, (), only, reason="retract")
             removed += n
             if n and collection_access(who, c, held).visible:
                 left.append(c)

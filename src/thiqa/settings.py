@@ -62,6 +62,22 @@ SETTINGS: tuple[Setting, ...] = (
             "Most values one POST /api/match/ request may submit."),
     Setting("index_interval", int, 2,
             "Seconds between observable-index catch-ups in `serve` (writes also wake it)."),
+    # -- event stream and webhooks (thiqa.stream, docs/stream.md) --
+    Setting("stream_heartbeat", int, 15,
+            "Seconds of silence after which an event stream sends a heartbeat comment "
+            "(the consumer's key is re-checked then too)."),
+    Setting("stream_poll_ms", int, 500,
+            "Milliseconds between checks for events written by other processes "
+            "(`thiqa load`); writes through this server wake streams at once."),
+    Setting("stream_batch", int, 500,
+            "Most events read from the log at once (a replay pages through it)."),
+    Setting("webhook_timeout", int, 10, "Seconds a webhook receiver has to answer."),
+    Setting("webhook_retry_max", int, 300,
+            "Longest wait, in seconds, between retries of a failing webhook (the wait "
+            "doubles from 1 s)."),
+    Setting("shutdown_grace", int, 5,
+            "Seconds `serve` waits on shutdown for requests in flight; open event "
+            "streams are then closed (consumers resume with Last-Event-ID)."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -86,6 +102,12 @@ class Settings:
     warninglists_dir: str = ""
     match_max_values: int = 100_000
     index_interval: int = 2
+    stream_heartbeat: int = 15
+    stream_poll_ms: int = 500
+    stream_batch: int = 500
+    webhook_timeout: int = 10
+    webhook_retry_max: int = 300
+    shutdown_grace: int = 5
 
     @property
     def data_dir(self) -> Path:
@@ -168,6 +190,12 @@ def check(settings: Settings) -> None:
         raise ConfigError("match_max_values must be a positive number of values")
     if settings.index_interval <= 0:
         raise ConfigError("index_interval must be a positive number of seconds")
+    for name in ("stream_heartbeat", "stream_poll_ms", "stream_batch", "webhook_timeout",
+                 "webhook_retry_max"):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"{name} must be a positive number")
+    if settings.shutdown_grace < 0:
+        raise ConfigError("shutdown_grace must be zero or a positive number of seconds")
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise ConfigError("tls_cert and tls_key must be given together")
     if settings.db and not settings.db.startswith(("postgresql://", "postgres://", "sqlite:")):

@@ -82,7 +82,8 @@ from thiqa.cli import (  # noqa: E402  (sub-commands register)
     match,
     run,
     trust,
+    webhook,
 )
 
 __all__ = ["admin", "audit", "emit", "export", "load", "load_settings", "main", "match",
-           "open_node", "run", "setting_options", "trust"]
+           "open_node", "run", "setting_options", "trust", "webhook"]

@@ -62,7 +62,9 @@ def serve(**options: Any) -> None:
     try:
         uvicorn.run(app, host=cfg.host, port=cfg.port, log_level=cfg.log_level,
                     ssl_certfile=cfg.tls_cert or None, ssl_keyfile=cfg.tls_key or None,
-                    access_log=cfg.log_level == "debug")
+                    access_log=cfg.log_level == "debug",
+                    # Event streams never finish on their own: close them after the grace.
+                    timeout_graceful_shutdown=cfg.shutdown_grace)
     finally:
         node.store.close()
 

@@ -118,9 +118,10 @@ class Store(Protocol):
     def query(self, q: ObjectQuery, *, bodies: bool = True) -> Page: ...
     def delete_versions(self, collection_pk: int, object_id: str, versions: Versions,
                         spec_versions: tuple[str, ...] = (),
-                        visibility: Visibility = ...) -> int:
+                        visibility: Visibility = ..., reason: str = "delete") -> int:
         """Remove matching versions of one object from a collection, among those
-        ``visibility`` admits; returns how many."""
+        ``visibility`` admits; returns how many. Each leaves a tombstone of kind
+        ``reason`` ("delete" or "retract") in the event log (thiqa.stream)."""
     def count(self, collection_pk: int) -> int:
         """Number of versions in a collection."""
 

@@ -443,7 +443,7 @@ class SQLiteStore(ProvenanceTables):
 
     def delete_versions(self, collection_pk: int, object_id: str, versions: Versions,
                         spec_versions: tuple[str, ...] = (),
-                        visibility: Visibility = EVERYTHING) -> int:
+                        visibility: Visibility = EVERYTHING, reason: str = "delete") -> int:
         q = ObjectQuery(collection_pk, ids=(object_id,), versions=versions,
                         spec_versions=spec_versions, visibility=visibility)
         conds, params = _conditions(q)
@@ -454,7 +454,12 @@ class SQLiteStore(ProvenanceTables):
                                 f"{' AND '.join(conds)}", params).fetchall()
             if not doomed:
                 return 0
+            before = cx.execute("SELECT seq FROM sqlite_sequence WHERE name = 'entries'"
+                                ).fetchone()[0]
+            # Each deleted entry leaves a tombstone in the event log (trigger, 0008).
             cx.executemany("DELETE FROM entries WHERE seq = ?", [(d[0],) for d in doomed])
+            if reason != "delete":
+                cx.execute("UPDATE events SET kind = ? WHERE seq > ?", (reason, before))
             cx.executemany("DELETE FROM red_recipients WHERE seq = ?", [(d[0],) for d in doomed])
             left = [heads.Held(r[0], r[1], bool(r[2]), bool(r[3])) for r in cx.execute(
                 "SELECT seq, vkey, is_first, is_last FROM entries WHERE object_id = ? "

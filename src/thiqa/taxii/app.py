@@ -40,6 +40,7 @@ from thiqa.node import Node
 from thiqa.settings import Settings
 from thiqa.store import Store
 from thiqa.store.model import ALL, LAST, ObjectQuery, Page, Release, Status, Versions
+from thiqa.stream.service import Streams
 from thiqa.taxii import bodies, cursor, media, params, resources
 from thiqa.timestamps import format_us
 
@@ -357,6 +358,7 @@ def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> 
     never runs then."""
     api = Api(Node(settings, store, clock))
     correlation = Correlation(settings, store, api.node.clock)
+    streams = Streams(api.node)
     root = f"/{API_ROOT}"
     collection = root + "/collections/{cid}"
     obj = collection + "/objects/{oid}"
@@ -379,15 +381,18 @@ def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> 
               methods=["POST"]),
         *admin_api.routes(api.node),
         *match_api.routes(api.node, correlation),
+        *streams.routes(),
     ]
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         indexer = match_api.IndexerTask(correlation, api.wrote, settings.index_interval)
         task = asyncio.create_task(indexer.run())
+        await streams.start()
         try:
             yield
         finally:
+            await streams.stop()
             indexer.stop()
             await task  # ends after the window in progress: then nothing uses the index
             correlation.close()
@@ -398,7 +403,9 @@ def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> 
         HTTPException: _http_error,
         Exception: _unexpected,
     }
-    app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
+    app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan,
+                    middleware=[streams.middleware()])
     app.state.node = api.node
+    app.state.streams = streams
     app.state.correlation = correlation
     return app
