@@ -160,3 +160,21 @@ def test_losing_access_ends_the_feed_and_a_revoked_key_too(world: World) -> None
     world.node.revoke_key(key_id)
     with pytest.raises(Unauthenticated):
         g.next(10)
+
+
+@pytest.mark.parametrize("ref", [None, "private"])
+def test_a_public_collection_streams_its_clear_part_to_outsiders(world: World,
+                                                                  ref: str | None) -> None:
+    """Open publication reaches the stream as it reaches TAXII: only CLEAR versions, and
+    only their tombstones, for an organisation outside the collection's scope."""
+    world.node.set_public("private", True)
+    c = world.node.create_org("Agency C")
+    world.keys["c_reader"] = world.node.create_key(c.id, "reader")[1]
+    f = feed(world, "c_reader", ref)
+    publish(world, "a_analyst", "private", indicator(1, tlp="clear"), indicator(2, tlp="green"),
+            indicator(3, tlp="amber"), indicator(4))
+    assert [(e.kind, e.object_id) for e in drain(f)] == [("version", indicator(1)["id"])]
+    admin = world.node.authenticate(f"Bearer {world.keys['admin']}")
+    for n in (1, 2):
+        world.node.delete(admin, "private", str(indicator(n)["id"]), ALL, ())
+    assert [(e.kind, e.object_id) for e in drain(f)] == [("delete", indicator(1)["id"])]

@@ -74,12 +74,7 @@ class Feed:
             collection = self.node.readable(who, self.ref)  # NotFound/Forbidden when lost
             access = collection_access(who, collection, self.node.entitlements(who))
             return who, Window(policy.read_filter(viewer, collection, access), False), ids
-        readable: frozenset[int] | None = None
-        if not who.is_admin:
-            held = self.node.entitlements(who)
-            readable = frozenset(c.pk for c in collections
-                                 if collection_access(who, c, held).can_read)
-        return who, Window(policy.seen_filter(viewer, readable), True), ids
+        return who, Window(policy.seen_filter(viewer, *self.node.reach(who)), True), ids
 
     def next(self, limit: int) -> Batch:
         """The next events this consumer may see; advances the position past them."""

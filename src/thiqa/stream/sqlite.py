@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from thiqa.errors import StoreError
+from thiqa.handling import Tlp
 from thiqa.store.sqlite import SQLiteStore, _marks, _visible
 from thiqa.stream.model import Audience, Event, Webhook, Window
 
@@ -24,7 +25,7 @@ def _window_sql(window: Window, alias: str, tombstones: bool) -> tuple[str, list
     """The WHERE terms ``window`` sets on ``entries``/``events`` alias ``alias``: the
     policy's Visibility, translated literally (thiqa.store.sqlite._visible); node-wide
     alerts (no collection) pass the collection term only in a node-wide window."""
-    vis = window.visibility
+    vis = replace(window.visibility, clear_in=frozenset())
     conds: list[str] = []
     params: list[Any] = []
     if vis.collections is not None:
@@ -40,7 +41,14 @@ def _window_sql(window: Window, alias: str, tombstones: bool) -> tuple[str, list
     if handling is not None:
         conds.append(handling)
         params.extend(handling_params)
-    return " AND ".join(conds) or "1", params
+    where = " AND ".join(conds) or "1"
+    if window.visibility.clear_in:
+        # Openly published: the CLEAR part of public collections (thiqa.policy).
+        pks = sorted(window.visibility.clear_in)
+        where = (f"(({where}) OR ({alias}.collection_pk IN ({_marks(len(pks))}) AND "
+                 f"{alias}.tlp = {int(Tlp.CLEAR)}))")
+        params.extend(pks)
+    return where, params
 
 
 class SQLiteEventLog:
