@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 
 from tests.conftest import TAXII, World, indicator
 from thiqa.audit import AuditQuery
+from thiqa.federation.extension import PROVENANCE_ID
 from thiqa.handling import EXTENSION_ID
 from thiqa.stix.validate import validate
 from thiqa.taxii import create_app
@@ -93,10 +94,11 @@ def test_definitions_are_served_and_valid_stix(client: TestClient, world: World)
     assert r.status_code == 200 and r.headers["content-type"].startswith(
         "application/taxii+json")
     objects = r.json()["objects"]
-    [ext] = [o for o in objects if o["type"] == "extension-definition"]
-    assert ext["id"] == EXTENSION_ID
-    [creator] = [o for o in objects if o["id"] == ext["created_by_ref"]]
-    assert creator["type"] == "identity"
+    exts = {o["id"]: o for o in objects if o["type"] == "extension-definition"}
+    assert set(exts) == {EXTENSION_ID, PROVENANCE_ID}
+    for ext in exts.values():
+        [creator] = [o for o in objects if o["id"] == ext["created_by_ref"]]
+        assert creator["type"] == "identity"
     for o in objects:
         stix2.parse(o, allow_custom=False)
         assert validate(o) == [], o["id"]
