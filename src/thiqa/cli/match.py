@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from thiqa.auth import Principal
 from thiqa.cli import emit, main, open_node, setting_options
+from thiqa.correlate.hunt import HuntReport
 from thiqa.correlate.index import IndexReport
 from thiqa.correlate.inputs import FORMATS, read_values
 from thiqa.correlate.match import MatchStats
@@ -23,7 +24,12 @@ from thiqa.store.model import ApiKey
 
 
 def index_now(node: Node, correlation: Correlation, *, quiet: bool) -> IndexReport:
-    """Catch the observable index up, with a progress bar of entries."""
+    """Catch the observable index up, with a progress bar of entries, then hunt."""
+    return index_and_hunt(node, correlation, quiet=quiet)[0]
+
+
+def index_and_hunt(node: Node, correlation: Correlation, *,
+                   quiet: bool) -> tuple[IndexReport, HuntReport]:
     mark, top = correlation.indexer.state()
     with tqdm(total=max(0, top - mark), unit=" entries", unit_scale=True, desc="indexing",
               file=sys.stderr, disable=quiet or None) as bar:
@@ -32,7 +38,7 @@ def index_now(node: Node, correlation: Correlation, *, quiet: bool) -> IndexRepo
             bar.total = total
             bar.update(done - bar.n)
 
-        return correlation.indexer.catch_up(advance)
+        return correlation.catch_up(advance)
 
 
 @main.command()
@@ -114,13 +120,16 @@ def index(rebuild: bool, quiet: bool, as_json: bool, **options: Any) -> None:
     try:
         if rebuild:
             correlation.indexer.rebuild()
-        report = index_now(node, correlation, quiet=quiet)
+        report, hunted = index_and_hunt(node, correlation, quiet=quiet)
         size = correlation.reader.size()
         data = {"entries": report.entries, "observables": report.observables,
-                "seconds": round(report.seconds, 3), "rows": size}
+                "seconds": round(report.seconds, 3), "rows": size,
+                "hunted": {"entries": hunted.entries, "sightings": hunted.sightings,
+                           "alerts": hunted.alerts}}
         emit(as_json, data, f"{report.entries} entries indexed ({report.observables} "
                             f"observables) in {report.seconds:.1f} s; the index holds "
-                            f"{size['observables'] + size['observable_tests']} observables")
+                            f"{size['observables'] + size['observable_tests']} observables; "
+                            f"{hunted.alerts} alerts raised")
     finally:
         correlation.close()
         node.store.close()

@@ -26,6 +26,7 @@ from starlette.routing import Route
 from thiqa import admin_api, releases
 from thiqa.auth import Principal
 from thiqa.clock import Clock
+from thiqa.correlate import alerts_api
 from thiqa.correlate import api as match_api
 from thiqa.correlate.service import Correlation
 from thiqa.errors import (
@@ -56,7 +57,8 @@ def _json(body: bytes, status: int = 200, headers: dict[str, str] | None = None)
 def _is_admin_path(request: Request) -> bool:
     """Paths served as plain JSON (the admin API and matching), not TAXII media types."""
     path = request.url.path
-    return path.startswith(admin_api.PREFIX + "/") or path == match_api.PATH
+    return (path.startswith(admin_api.PREFIX + "/") or path == match_api.PATH
+            or path.startswith(alerts_api.PREFIX))
 
 
 def _error_response(request: Request, exc: ThiqaError) -> Response:
@@ -329,6 +331,7 @@ def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> 
               methods=["POST"]),
         *admin_api.routes(api.node),
         *match_api.routes(api.node, correlation),
+        *alerts_api.routes(api.node, correlation),
     ]
 
     @asynccontextmanager
