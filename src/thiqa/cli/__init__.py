@@ -74,7 +74,8 @@ def main() -> None:
     """thiqa: a federated, real-time threat-intelligence exchange node (STIX 2.1, TAXII 2.1)."""
 
 
-from thiqa.cli import admin, audit, load, match, run  # noqa: E402  (sub-commands register)
+from thiqa.cli import admin, alerts, audit, load, match, run  # noqa: E402  (sub-commands register)
 
-__all__ = ["admin", "audit", "emit", "load", "load_settings", "main", "match", "open_node", "run",
+__all__ = ["admin", "alerts",
+           "audit", "emit", "load", "load_settings", "main", "match", "open_node", "run",
            "setting_options"]
