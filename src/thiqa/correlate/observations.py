@@ -61,12 +61,13 @@ class Observations:
         counts: dict[Observed, int] = {}
         for o in observed:
             counts[o] = counts.get(o, 0) + 1
-        rows = [(org_id, k, o.family, o.kind, o.value, now_us, now_us, c)
-                for o, c in counts.items() for k in lookup_keys(o)]
+        rows = sorted((k, org_id, o.family, o.kind, o.value, now_us, now_us, c)
+                      for o, c in counts.items() for k in lookup_keys(o))
         self._write(lambda cx: cx.executemany(
-            "INSERT INTO observations VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (org_id, key, value) DO UPDATE SET last_seen = excluded.last_seen, "
-            "count = count + excluded.count", sorted(rows, key=lambda r: r[1])))
+            "INSERT INTO observations (key, org_id, family, kind, value, first_seen, "
+            "last_seen, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (key, org_id, value) DO UPDATE SET last_seen = excluded.last_seen, "
+            "count = count + excluded.count", rows))
 
     def purge(self, now_us: int) -> None:
         """Forget observations last seen before the retention period."""
@@ -77,8 +78,8 @@ class Observations:
     def seen(self, org_id: str, o: Observed) -> tuple[int, int, int] | None:
         """(first seen, last seen, count) of a value the organisation observed."""
         rows = self.read("SELECT first_seen, last_seen, count FROM observations "
-                         "WHERE org_id = ? AND key = ? AND value = ?",
-                         (org_id, key(o.family, o.value), o.value))
+                         "WHERE key = ? AND org_id = ? AND value = ?",
+                         (key(o.family, o.value), org_id, o.value))
         return (int(rows[0][0]), int(rows[0][1]), int(rows[0][2])) if rows else None
 
     def read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:

@@ -37,9 +37,8 @@ CREATE TABLE observations (
     first_seen  INTEGER NOT NULL,
     last_seen   INTEGER NOT NULL,
     count       INTEGER NOT NULL,
-    PRIMARY KEY (org_id, key, value)
+    PRIMARY KEY (key, org_id, value)             -- by key first: the hunter's join
 ) WITHOUT ROWID;
-CREATE INDEX observations_key ON observations (key);
 CREATE INDEX observations_seen ON observations (last_seen);
 
 -- Sightings stored on the node, by the object they sight (scoring counts those the
