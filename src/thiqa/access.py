@@ -22,7 +22,7 @@ A collection the caller can neither read nor write does not exist for it (404, n
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from thiqa.auth import Principal
@@ -65,3 +65,16 @@ def collection_access(who: Principal, collection: Collection, held: Entitlements
     if collection.public and not access.can_read:
         return Access(True, access.can_write, clear_only=True)
     return access
+
+
+def reach(who: Principal, collections: Iterable[Collection],
+          held: Entitlements) -> tuple[frozenset[int], frozenset[int]]:
+    """The pks of the collections ``who`` may read in full, and of those it may read only
+    the openly published (TLP:CLEAR) part of."""
+    full: set[int] = set()
+    clear: set[int] = set()
+    for c in collections:
+        access = collection_access(who, c, held)
+        if access.can_read:
+            (clear if access.clear_only else full).add(c.pk)
+    return frozenset(full), frozenset(clear)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from thiqa import audit, auth, ingest, policy, releases, signing
-from thiqa.access import NOTHING, Access, Entitlements, collection_access
+from thiqa.access import NOTHING, Access, Entitlements, collection_access, reach
 from thiqa.auth import Principal
 from thiqa.clock import Clock
 from thiqa.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthenticated
@@ -379,14 +379,7 @@ class Node:
         admin key), and of those it may read only the openly published part of."""
         if who.is_admin:
             return None, frozenset()
-        held = self.entitlements(who)
-        full: set[int] = set()
-        clear: set[int] = set()
-        for c in self.store.list_collections():
-            access = collection_access(who, c, held)
-            if access.can_read:
-                (clear if access.clear_only else full).add(c.pk)
-        return frozenset(full), frozenset(clear)
+        return reach(who, self.store.list_collections(), self.entitlements(who))
 
     def load_origin(self, collection: Collection, org_ref: str | None = None) -> Origin:
         """How ``thiqa load`` publishes: as ``org_ref``, by default the node's operating

@@ -78,6 +78,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("shutdown_grace", int, 5,
             "Seconds `serve` waits on shutdown for requests in flight; open event "
             "streams are then closed (consumers resume with Last-Event-ID)."),
+    Setting("observation_retention_days", int, 30,
+            "Days values submitted to matching are kept for retro-hunt; 0 keeps none."),
+    Setting("score_trust", str, "",
+            "Trust (0-100) per source organisation for scoring: `Agency A=80, *=60`."),
+    Setting("score_lifetimes", str, "",
+            "Indicator lifetime in days per family for score decay: `ipv4=14, hash=730`."),
+    Setting("score_decay_speed", str, "2",
+            "Decay speed δ of the score: 1 linear, above 1 fast at first (docs/correlation.md)."),
+    Setting("score_sighting_boost", int, 10,
+            "Percent of the gap to 100 that each visible sighting closes in the score."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -108,6 +118,11 @@ class Settings:
     webhook_timeout: int = 10
     webhook_retry_max: int = 300
     shutdown_grace: int = 5
+    observation_retention_days: int = 30
+    score_trust: str = ""
+    score_lifetimes: str = ""
+    score_decay_speed: str = "2"
+    score_sighting_boost: int = 10
 
     @property
     def data_dir(self) -> Path:
@@ -196,6 +211,8 @@ def check(settings: Settings) -> None:
             raise ConfigError(f"{name} must be a positive number")
     if settings.shutdown_grace < 0:
         raise ConfigError("shutdown_grace must be zero or a positive number of seconds")
+    if settings.observation_retention_days < 0:
+        raise ConfigError("observation_retention_days must be 0 (keep none) or more days")
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise ConfigError("tls_cert and tls_key must be given together")
     if settings.db and not settings.db.startswith(("postgresql://", "postgres://", "sqlite:")):

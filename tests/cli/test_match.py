@@ -40,3 +40,40 @@ def test_load_index_and_match(tmp_path: Path) -> None:
     assert code == 0 and out == ""  # the outsider reads no collection
     code, out, _ = run("index", "--data", data, "--rebuild", "--quiet", "--json")
     assert code == 0 and json.loads(out)["entries"] == 2
+
+
+def test_alerts_and_sightings_at_the_console(tmp_path: Path) -> None:
+    data = str(tmp_path / "node")
+    assert run("init", "--data", data)[0] == 0
+    for name in ("A", "B"):
+        assert run("org", "add", name, "--data", data)[0] == 0
+    assert run("community", "create", "AB", "--member", "A", "--member", "B",
+               "--data", data)[0] == 0
+    seen = tmp_path / "seen.txt"
+    seen.write_text("6.6.6.6\nhttp://evil.example.org/x\n")
+    code, _, err = run("match", str(seen), "--data", data, "--quiet", "--org", "B")
+    assert code == 0, err  # nothing yet: the values are kept for retro-hunt
+    bundle = tmp_path / "b.json"
+    bundle.write_text(json.dumps({"type": "bundle", "id": "bundle--0c9e4b1a-0000-4000-8000-"
+                                  "000000000001", "objects": [
+                                      indicator(1, value="6.6.6.6", tlp="green")]}))
+    code, out, err = run("load", str(bundle), "--data", data, "--quiet", "--collection", "ab",
+                         "--org", "A")
+    assert code == 0, err
+    code, out, _ = run("alerts", "list", "--org", "B", "--data", data, "--json")
+    [alert] = [json.loads(line) for line in out.splitlines()]
+    assert alert["kind"] == "retro-hunt" and alert["matches"][0]["id"] == indicator(1)["id"]
+    assert run("alerts", "list", "--org", "A", "--data", data)[1] == ""
+    code, out, err = run("alerts", "ack", alert["id"], "--org", "A", "--data", data)
+    assert code == 1 and "no alert" in err  # not A's
+    code, out, _ = run("alerts", "ack", alert["id"], "--org", "B", "--data", data, "--json")
+    assert code == 0 and json.loads(out)["acknowledged_by"] == "cli:operator"
+    assert run("alerts", "list", "--org", "B", "--data", data)[1] == ""
+    code, out, err = run("match", str(seen), "--data", data, "--quiet", "--org", "B",
+                         "--sightings", "--json")
+    assert code == 4, err
+    [summary] = [json.loads(line)["summary"] for line in out.splitlines()
+                 if "summary" in json.loads(line)]
+    [published] = summary["sightings"]
+    assert published["sighting_of_ref"] == indicator(1)["id"] and "error" not in published
+    assert run("match", str(seen), "--data", data, "--sightings")[0] == 2  # needs --org

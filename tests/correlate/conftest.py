@@ -35,7 +35,7 @@ class Corr:
     def add(self, ref: str, *objects: dict[str, Any]) -> None:
         status = self.node.add_objects(self.a, ref, list(objects))
         assert not status.failures, status.failures
-        self.correlation.indexer.catch_up()
+        self.correlation.catch_up()
 
     def match(self, *values: str, who: Principal | None = None) -> dict[str, Result]:
         return {r.value: r for r in self.correlation.matcher.match(

@@ -76,6 +76,7 @@ def main() -> None:
 
 from thiqa.cli import (  # noqa: E402  (sub-commands register)
     admin,
+    alerts,
     audit,
     export,
     load,
@@ -85,5 +86,5 @@ from thiqa.cli import (  # noqa: E402  (sub-commands register)
     webhook,
 )
 
-__all__ = ["admin", "audit", "emit", "export", "load", "load_settings", "main", "match",
-           "open_node", "run", "setting_options", "trust", "webhook"]
+__all__ = ["admin", "alerts", "audit", "emit", "export", "load", "load_settings", "main",
+           "match", "open_node", "run", "setting_options", "trust", "webhook"]

@@ -1,14 +1,16 @@
 """``POST /api/match/`` and the background indexer of ``thiqa serve``.
 
-    POST /api/match/   {"values": ["1.2.3.4", "sha256:…", …]}
-                       → {"checked", "recognised", "matched", "results": [...]}
+    POST /api/match/   {"values": ["1.2.3.4", "sha256:…", …], "keep": true, "sightings": false}
+                       → {"results": [...], "checked", "recognised", "matched", "alerts",
+                          "sightings": [...]}
 
 Any API key may match (the TAXII keys; Bearer or Basic); results hold only objects
 from collections the key's organisation may read. Requests and responses are
 ``application/json``; errors have the TAXII error-message body, from the app's one
 error handler. A body that is not JSON, or not an object with a list of strings under
 ``values``, is 400; more than ``match_max_values`` values or a body over
-``max_content_length`` is 413.
+``max_content_length`` is 413. The answer streams: results are sent batch by batch as
+they are found, the counts after them.
 """
 
 from __future__ import annotations
@@ -16,15 +18,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from thiqa import audit
-from thiqa.correlate.match import MatchStats
+from thiqa.auth import Principal
+from thiqa.correlate import sightings
+from thiqa.correlate.match import BATCH, MatchStats, Result
 from thiqa.correlate.service import Correlation, audience
 from thiqa.errors import BadRequest, PayloadTooLarge
 from thiqa.handling import Tlp
@@ -49,20 +55,34 @@ async def _body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def parse_values(raw: bytes, most: int) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class MatchRequest:
+    values: list[str]
+    keep: bool = True        # keep the values for retro-hunt (an organisation's key)
+    sightings: bool = False  # publish a sighting of every matched indicator
+
+
+def parse_request(raw: bytes, most: int) -> MatchRequest:
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict) or set(body) != {"values"}:
-        raise BadRequest('the body must be a JSON object with one field, "values"')
+    if not isinstance(body, dict) or "values" not in body or set(body) - _FIELDS:
+        raise BadRequest('the body must be a JSON object with a list "values" (and '
+                         'optionally "keep" and "sightings", true or false)')
     values = body["values"]
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
         raise BadRequest('the field "values" must be a list of strings')
+    for flag in ("keep", "sightings"):
+        if not isinstance(body.get(flag, False), bool):
+            raise BadRequest(f'the field "{flag}" must be true or false')
     if len(values) > most:
         raise PayloadTooLarge(f"at most {most} values per request (match_max_values); "
                               "split the submission")
-    return values
+    return MatchRequest(values, body.get("keep", True), body.get("sightings", False))
+
+
+_FIELDS = {"values", "keep", "sightings"}
 
 
 class MatchApi:
@@ -75,12 +95,24 @@ class MatchApi:
                                       request.headers.get("authorization"))
         settings = self.node.settings
         raw = await _body(request, settings.max_content_length)
+        # Bad input is refused before the answer starts; the answer then streams.
+        req = await run_in_threadpool(parse_request, raw, settings.match_max_values)
+        return StreamingResponse(self._answer(who, req), media_type=JSON)
 
-        def work() -> bytes:
-            values = parse_values(raw, settings.match_max_values)
-            stats = MatchStats()
-            found = list(self.correlation.matcher.match(values, audience(self.node, who),
-                                                        stats=stats))
+    def _answer(self, who: Principal, req: MatchRequest) -> Iterator[bytes]:
+        """The answer, batch by batch: ``results`` first (each batch's matches as they
+        are found), then the counts, the alerts raised and the sightings published."""
+        c = self.correlation
+        stats = MatchStats()
+        who_sees = audience(self.node, who)
+        observe = c.observer(who) if req.keep else None
+        alerts = 0
+        matched: list[Result] = []
+        yield b'{"results":['
+        first = True
+        for start in range(0, len(req.values), BATCH):
+            found = list(c.matcher.match(req.values[start:start + BATCH], who_sees,
+                                         stats=stats, observe=observe))
             # A match discloses the indicators it returns: record AMBER+ ones as a read.
             guarded = tuple(dict.fromkeys(h.object_id for r in found for h in r.hits
                                           if h.tlp >= Tlp.AMBER))
@@ -88,10 +120,21 @@ class MatchApi:
                 self.node.store.append_audit([audit.by(
                     who, self.node.clock.now_us(), "read", objects=guarded,
                     detail=f"match: {len(guarded)} TLP:AMBER or stricter objects")])
-            results = [r.as_json() for r in found]
-            return orjson.dumps({"checked": stats.checked, "recognised": stats.recognised,
-                                 "matched": stats.matched, "results": results})
-        return Response(await run_in_threadpool(work), media_type=JSON)
+            alerts += len(c.alert_matches(who, found))
+            if req.sightings:
+                matched.extend(found)
+            if found:
+                yield (b"" if first else b",") + b",".join(orjson.dumps(r.as_json())
+                                                           for r in found)
+                first = False
+        published = []
+        if matched:
+            published = sightings.publish(self.node, who, matched,
+                                          c.observations if observe else None)
+            c.catch_up()  # the new sightings count in scores at once
+        yield b"]," + orjson.dumps({"checked": stats.checked, "recognised": stats.recognised,
+                                   "matched": stats.matched, "alerts": alerts,
+                                   "sightings": published})[1:]
 
 
 def routes(node: Node, correlation: Correlation) -> list[Route]:
@@ -114,7 +157,7 @@ class IndexerTask:
         while not self.stopped():
             self.wake.clear()  # before the catch-up: a write during it wakes the next round
             try:
-                await run_in_threadpool(self.correlation.indexer.catch_up)
+                await run_in_threadpool(self.correlation.catch_up)
             except Exception:  # a failed round must not end indexing for good
                 log.exception("observable indexing failed; retrying in %s s", self.interval)
             if self.stopped():

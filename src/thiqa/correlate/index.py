@@ -298,12 +298,24 @@ class IndexReader:
 
     def entries(self, seqs: Sequence[int]) -> list[tuple[Any, ...]]:
         """(seq, collection pk, is_last, version, body, tlp, originator, RED recipients
-        as space-separated identity ids or None) of the entries still stored."""
+        as space-separated identity ids or None, date_added) of the entries still stored."""
         return self.read(
             "SELECT e.seq, e.collection_pk, e.is_last, v.version, v.body, e.tlp, e.originator, "
-            "(SELECT group_concat(r.org_id, ' ') FROM red_recipients r WHERE r.seq = e.seq) "
-            "FROM json_each(?) j JOIN entries e ON e.seq = j.value "
+            "(SELECT group_concat(r.org_id, ' ') FROM red_recipients r WHERE r.seq = e.seq), "
+            "e.date_added FROM json_each(?) j JOIN entries e ON e.seq = j.value "
             "JOIN versions v ON v.vid = e.vid", (orjson.dumps(list(seqs)),))
+
+    def sightings(self, object_ids: Sequence[str]) -> list[tuple[Any, ...]]:
+        """(sighted object id, count, last seen µs, collection pk, tlp, originator, RED
+        recipients or None) of the latest versions of the sightings of these objects
+        (table ``sightings_of``, migration 0009)."""
+        if not object_ids:
+            return []
+        return self.read(
+            "SELECT s.object_id, s.count, s.last_seen, e.collection_pk, e.tlp, e.originator, "
+            "(SELECT group_concat(r.org_id, ' ') FROM red_recipients r WHERE r.seq = e.seq) "
+            "FROM json_each(?) j JOIN sightings_of s ON s.object_id = j.value "
+            "JOIN entries e ON e.seq = s.seq AND e.is_last", (orjson.dumps(list(object_ids)),))
 
     def size(self) -> dict[str, int]:
         """Rows per index table (for ``thiqa index`` and the benchmark)."""

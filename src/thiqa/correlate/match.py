@@ -25,7 +25,7 @@ caller may see an entry.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import Any
 
@@ -34,11 +34,13 @@ import orjson
 from thiqa import policy
 from thiqa.access import Access
 from thiqa.correlate import normalise as n
-from thiqa.correlate.detect import Observed, detect
+from thiqa.correlate.detect import PREFIXES, Observed, detect
 from thiqa.correlate.extract import CONTAINS, PREFIX
 from thiqa.correlate.index import SUB_MARK, IndexReader, key
+from thiqa.correlate.score import Model
 from thiqa.correlate.warninglists import Warninglists
 from thiqa.handling import Handling, Pap, Tlp
+from thiqa.timestamps import parse_us
 
 BATCH = 20_000
 
@@ -99,13 +101,19 @@ class Hit:
     mode: str     # '=', 'cidr', 'sub', 'prefix', 'suffix', 'contains'
     via: str      # 'value', or 'host' for the host of an observed URL
     tlp: int = int(Tlp.RED)  # the entry's thiqa.handling.Tlp (audit: AMBER+ is recorded)
+    score: float | None = None  # the current score (thiqa.correlate.score)
+    seq: int = 0             # the entry (internal: retro-hunt, sightings)
+    collection_pk: int = 0
+    originator: str = ""     # the entry's originating organisation
+    family: str = ""         # the family of the matched observable (score lifetime)
+    start_us: int = 0        # when its score starts to decay (valid_from, modified, added)
 
     def as_json(self) -> dict[str, Any]:
         return {"id": self.object_id, "type": self.type, "version": self.version,
                 "collection": self.collection, "confidence": self.confidence,
                 "name": self.name, "valid_until": self.valid_until,
                 "created_by_ref": self.created_by_ref, "matched": self.matched,
-                "mode": self.mode, "via": self.via}
+                "mode": self.mode, "via": self.via, "score": self.score}
 
 
 @dataclass(slots=True)
@@ -162,13 +170,15 @@ class _Tests:
 class Matcher:
     def __init__(self, reader: IndexReader, collection_ids: Callable[[], dict[int, str]],
                  warninglists: Warninglists | None = None,
-                 now_us: Callable[[], int] | None = None) -> None:
+                 now_us: Callable[[], int] | None = None,
+                 model: Model | None = None) -> None:
         from thiqa.clock import system_now_us
 
         self.reader = reader
         self.collection_ids = collection_ids
         self.warninglists = warninglists or Warninglists()
         self.now_us = now_us or system_now_us
+        self.model = model or Model()
         self._cache_mark = -1
         self._prefixes: dict[str, list[int]] = {}
         self._subdomains = False
@@ -189,17 +199,21 @@ class Matcher:
         self._cache_mark = mark
 
     def match(self, values: Iterable[str], audience: Audience = EVERYONE, *,
-              stats: MatchStats | None = None, batch: int = BATCH) -> Iterator[Result]:
+              stats: MatchStats | None = None, batch: int = BATCH,
+              observe: Callable[[list[Observed]], None] | None = None) -> Iterator[Result]:
+        """Results in input order, batch by batch; ``observe`` receives each batch's
+        recognised values (retro-hunt keeps them)."""
         stats = stats if stats is not None else MatchStats()
         self._refresh()
         collections = self.collection_ids()
         it = iter(values)
         while chunk := list(islice(it, batch)):
-            yield from self._batch(chunk, audience, collections, stats)
+            yield from self._batch(chunk, audience, collections, stats, observe)
 
     # -- one batch -----------------------------------------------------------------------
     def _batch(self, chunk: list[str], audience: Audience, collections: dict[int, str],
-               stats: MatchStats) -> Iterator[Result]:
+               stats: MatchStats,
+               observe: Callable[[list[Observed]], None] | None = None) -> Iterator[Result]:
         now = self.now_us()
         keys: list[int] = []
         owners: list[tuple[int, str, str]] = []  # per key: value position, via, lookup text
@@ -229,6 +243,8 @@ class Matcher:
                     self._lookups("domain", name, pos, "host", keys, owners, found, now)
         stats.checked += len(chunk)
         stats.recognised += recognised
+        if observe is not None:
+            observe([o for o in observed if o is not None])
         if keys:
             # Probing in key order walks the index's b-tree pages in order (fewer misses).
             order = sorted(range(len(keys)), key=keys.__getitem__)
@@ -241,6 +257,7 @@ class Matcher:
         entries = {r[0]: r for r in self.reader.entries(
             sorted({c[0] for cands in found.values() for c in cands}))}
         parsed: dict[int, Candidate | None] = {}
+        results: list[Result] = []
         for pos in sorted(found):
             hits = self._hits(found[pos], entries, parsed, audience, collections)
             if not hits:
@@ -249,7 +266,50 @@ class Matcher:
             assert o is not None
             stats.matched += 1
             stats.hits += len(hits)
-            yield Result(chunk[pos], o, hits, self.warninglists.check(o))
+            results.append(Result(chunk[pos], o, hits, self.warninglists.check(o)))
+        self._score(results, entries, audience, now)
+        yield from results
+
+    def results_for(self, wanted: list[tuple[Observed, list[int]]],
+                    audience: Audience) -> list[Result]:
+        """Results for given entries (by seq) instead of a lookup: cross-organisation
+        correlation asks what ``audience`` may see of the entries holding a value. Each
+        entry passes :func:`may_see` and is scored as a match would be."""
+        now = self.now_us()
+        collections = self.collection_ids()
+        entries = {r[0]: r for r in self.reader.entries(
+            sorted({seq for _, seqs in wanted for seq in seqs}))}
+        parsed: dict[int, Candidate | None] = {}
+        results = []
+        for o, seqs in wanted:
+            hits = self._hits([(seq, o.kind, "=", o.value, "value") for seq in seqs], entries,
+                              parsed, audience, collections)
+            if hits:
+                results.append(Result(o.value, o, hits, self.warninglists.check(o)))
+        self._score(results, entries, audience, now)
+        return results
+
+    def _score(self, results: list[Result], entries: dict[int, tuple[Any, ...]],
+               audience: Audience, now: int) -> None:
+        """Give every hit its current score: one query for the sightings of the batch's
+        hits, counted only where the caller may see them (a score must not reveal an
+        invisible sighting)."""
+        if not results:
+            return
+        seen: dict[str, tuple[int, int]] = {}  # object id -> (count, last seen)
+        ids = sorted({h.object_id for r in results for h in r.hits})
+        for oid, count, last, pk, tlp, originator, recipients in self.reader.sightings(ids):
+            if may_see(audience, Candidate(0, pk, {}, tlp, originator,
+                                           tuple(recipients.split()) if recipients else ())):
+                n, latest = seen.get(oid, (0, 0))
+                seen[oid] = (n + count, max(latest, last))
+        for r in results:
+            for i, h in enumerate(r.hits):
+                n, latest = seen.get(h.object_id, (0, 0))
+                r.hits[i] = replace(h, score=self.model.score(
+                    confidence=h.confidence, originator=h.originator, family=h.family,
+                    start_us=h.start_us, valid_until_us=_us(h.valid_until), sightings=n,
+                    last_sighting_us=latest or None, now_us=now))
 
     def _lookups(self, family: str, value: str, pos: int, via: str, keys: list[int],
                  owners: list[tuple[int, str, str]],
@@ -279,7 +339,7 @@ class Matcher:
               audience: Audience, collections: dict[int, str]) -> list[Hit]:
         hits: list[Hit] = []
         seen: set[int] = set()
-        for seq, _kind, mode, matched, via in cands:
+        for seq, kind, mode, matched, via in cands:
             if seq in seen:
                 continue
             seen.add(seq)
@@ -300,9 +360,32 @@ class Matcher:
                             collections.get(cand.collection_pk, ""),
                             confidence if isinstance(confidence, int) else None,
                             _text(obj.get("name")), _text(obj.get("valid_until")),
-                            _text(obj.get("created_by_ref")), matched, mode, via, cand.tlp))
+                            _text(obj.get("created_by_ref")), matched, mode, via, cand.tlp,
+                            None, seq, cand.collection_pk, cand.originator,
+                            KIND_FAMILY.get(kind, ""), _start_us(obj, int(row[8]))))
         return hits
 
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _us(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        return parse_us(text)
+    except ValueError:
+        return None
+
+
+def _start_us(obj: dict[str, Any], added_us: int) -> int:
+    """When a version's score starts to decay: the later of ``valid_from`` and
+    ``modified`` (what the producer last asserted), else when it was added here."""
+    times = [t for t in (_us(_text(obj.get("valid_from"))), _us(_text(obj.get("modified"))))
+             if t is not None]
+    return max(times) if times else added_us
+
+
+#: The score family of each observable kind (thiqa.correlate.score lifetimes).
+KIND_FAMILY: dict[str, str] = {kind: family for family, kind in PREFIXES.values()}

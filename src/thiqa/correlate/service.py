@@ -7,18 +7,26 @@ the store.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from thiqa import policy
+from thiqa.access import Entitlements, reach
 from thiqa.auth import Principal
 from thiqa.clock import Clock
-from thiqa.correlate.index import Indexer, IndexReader
-from thiqa.correlate.match import EVERYONE, Audience, Matcher
+from thiqa.correlate import score
+from thiqa.correlate.alerts import Alert, Alerts, NewAlert
+from thiqa.correlate.detect import Observed
+from thiqa.correlate.hunt import Hunter, HuntReport
+from thiqa.correlate.index import Indexer, IndexReader, IndexReport
+from thiqa.correlate.match import EVERYONE, Audience, Matcher, Result
+from thiqa.correlate.observations import Observations
 from thiqa.correlate.warninglists import Warninglists
 from thiqa.errors import ConfigError
 from thiqa.node import Node
 from thiqa.settings import Settings
 from thiqa.store import Store
+from thiqa.store.model import ApiKey
 
 
 def database_path(store: Store) -> Path:
@@ -42,16 +50,73 @@ class Correlation:
     def __init__(self, settings: Settings, store: Store, clock: Clock | None = None) -> None:
         path = database_path(store)
         clock = clock or Clock()
+        self.store = store
+        self.clock = clock
+        self.model = score.model(settings, lambda ref: (org.id if (org := store.get_org(ref))
+                                                        else None))
         self.indexer = Indexer(path)
         self.reader = IndexReader(path)
         self.warninglists = Warninglists.load(*warninglist_folders(settings))
         self.matcher = Matcher(self.reader,
                                lambda: {c.pk: c.id for c in store.list_collections()},
-                               self.warninglists, clock.now_us)
+                               self.warninglists, clock.now_us, self.model)
+        self.alerts = Alerts(path, clock.new_uuid, clock.now_us)
+        self.observations = Observations(path, settings.observation_retention_days)
+        self.hunter = Hunter(path, self.matcher, self.alerts, self.observations,
+                             lambda org_id: org_audience(store, org_id), clock.now_us,
+                             stopped=self.indexer.is_stopped)
+
+    def catch_up(self, on_progress: Callable[[int, int], None] | None = None
+                 ) -> tuple[IndexReport, HuntReport]:
+        """Index every stored entry not indexed yet, then hunt what was indexed:
+        sightings counted, retro-hunt and cross-organisation alerts raised."""
+        indexed = self.indexer.catch_up(on_progress)
+        if self.indexer.is_stopped():
+            return indexed, HuntReport()
+        return indexed, self.hunter.run()
+
+    def observer(self, who: Principal | None) -> Callable[[list[Observed]], None] | None:
+        """What keeps the values ``who`` submits to matching for retro-hunt: an
+        organisation's key (not an admin's, nor the operator's: their matches see every
+        collection, and an alert must hold only what its organisation may see)."""
+        if who is None or who.is_admin or not self.observations.retention_us:
+            return None
+        org_id = who.org.id
+        return lambda batch: self.observations.keep(org_id, batch, self.clock.now_us())
+
+    def alert_matches(self, who: Principal | None, results: list[Result]) -> list[Alert]:
+        """Raise ``match`` alerts for ``who``'s organisation: every matched value not
+        known benign, with the matches of other organisations' objects (its own are no
+        news). Not for admin keys or the operator (see :meth:`observer`)."""
+        if who is None or who.is_admin:
+            return []
+        org_id = who.org.id
+        new = []
+        for r in results:
+            hits = [h for h in r.hits if h.originator != org_id]
+            if hits and not r.known_benign:
+                new.append(NewAlert(org_id, "match", r.value, r.observed.family,
+                                    r.observed.value, tuple(h.as_json() for h in hits)))
+        return self.alerts.raise_alerts(new)
 
     def close(self) -> None:
+        self.hunter.close()
+        self.observations.close()
+        self.alerts.close()
         self.indexer.close()
         self.reader.close()
+
+
+def org_audience(store: Store, org_id: str) -> Audience | None:
+    """What an organisation's reader key may see (None: no such organisation here):
+    the audience of its alerts."""
+    org = store.get_org(org_id)
+    if org is None:
+        return None
+    who = Principal(ApiKey("correlate", org.id, "reader", "alerts", 0), org)
+    held = Entitlements(store.grants(org.id), store.memberships(org.id))
+    full, clear = reach(who, store.list_collections(), held)
+    return Audience(full, policy.viewer(who), clear)
 
 
 def audience(node: Node, who: Principal | None) -> Audience:

@@ -26,6 +26,7 @@ from starlette.routing import Route
 from thiqa import admin_api, definitions, exports, releases, search
 from thiqa.auth import Principal
 from thiqa.clock import Clock
+from thiqa.correlate import alerts_api
 from thiqa.correlate import api as match_api
 from thiqa.correlate.service import Correlation
 from thiqa.errors import (
@@ -56,9 +57,10 @@ def _json(body: bytes, status: int = 200, headers: dict[str, str] | None = None)
 
 
 def _is_admin_path(request: Request) -> bool:
-    """Paths served as plain JSON (the admin API, matching, search), not TAXII media types."""
+    """Paths served as plain JSON (admin API, matching, search, alerts), not TAXII media types."""
     path = request.url.path
-    return path.startswith(admin_api.PREFIX + "/") or path in (match_api.PATH, SEARCH_PATH)
+    return (path.startswith((admin_api.PREFIX + "/", alerts_api.PREFIX))
+            or path in (match_api.PATH, SEARCH_PATH))
 
 
 def _error_response(request: Request, exc: ThiqaError) -> Response:
@@ -382,6 +384,7 @@ def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> 
         *admin_api.routes(api.node),
         *match_api.routes(api.node, correlation),
         *streams.routes(),
+        *alerts_api.routes(api.node, correlation),
     ]
 
     @asynccontextmanager

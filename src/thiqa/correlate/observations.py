@@ -1,0 +1,105 @@
+"""Values organisations submitted to matching, kept for retro-hunt (migration 0009).
+
+One row per (organisation, lookup key, normalised value) with first and last seen and
+a count; a URL has a second row keyed by its host, so that an indicator indexed later
+on the host finds the URL's observation by the same key join as an exact value.
+Rows whose last sighting is older than ``observation_retention_days`` are purged.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from thiqa.correlate import normalise as n
+from thiqa.correlate.detect import PREFIXES, Observed
+from thiqa.correlate.index import connect, key
+from thiqa.errors import StoreError
+
+DAY_US = 86_400 * 1_000_000
+#: The ``kind:`` prefix that reads a stored (normalised) value back as the same kind.
+KIND_PREFIX: dict[str, str] = {}
+for _prefix, (_family, _kind) in PREFIXES.items():
+    KIND_PREFIX.setdefault(_kind, _prefix)
+
+
+def as_input(kind: str, value: str) -> str:
+    """An observation as the matcher's input again (``kind:value``)."""
+    prefix = KIND_PREFIX.get(kind)
+    return value if prefix is None else f"{prefix}:{value}"
+
+
+def lookup_keys(o: Observed) -> list[int]:
+    keys = [key(o.family, o.value)]
+    if o.family == "url":
+        host = n.url_host(o.value)
+        got = n.ip(host)
+        if got is not None:
+            keys.append(key(got[0], n.ip_text(*got)))
+        elif (name := n.domain(host)) is not None:
+            keys.append(key("domain", name))
+    return keys
+
+
+class Observations:
+    def __init__(self, path: Path, retention_days: int) -> None:
+        self._cx = connect(path, writer=True)
+        self._lock = threading.Lock()
+        self.retention_us = retention_days * DAY_US
+
+    def close(self) -> None:
+        with self._lock:
+            self._cx.close()
+
+    def keep(self, org_id: str, observed: Sequence[Observed], now_us: int) -> None:
+        """Record a batch of values ``org_id`` observed (nothing when retention is 0)."""
+        if not self.retention_us or not observed:
+            return
+        counts: dict[Observed, int] = {}
+        for o in observed:
+            counts[o] = counts.get(o, 0) + 1
+        rows = sorted((k, org_id, o.family, o.kind, o.value, now_us, now_us, c)
+                      for o, c in counts.items() for k in lookup_keys(o))
+        self._write(lambda cx: cx.executemany(
+            "INSERT INTO observations (key, org_id, family, kind, value, first_seen, "
+            "last_seen, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (key, org_id, value) DO UPDATE SET last_seen = excluded.last_seen, "
+            "count = count + excluded.count", rows))
+
+    def purge(self, now_us: int) -> None:
+        """Forget observations last seen before the retention period."""
+        cutoff = now_us - self.retention_us
+        self._write(lambda cx: cx.execute("DELETE FROM observations WHERE last_seen < ?",
+                                          (cutoff,)))
+
+    def seen(self, org_id: str, o: Observed) -> tuple[int, int, int] | None:
+        """(first seen, last seen, count) of a value the organisation observed."""
+        rows = self.read("SELECT first_seen, last_seen, count FROM observations "
+                         "WHERE key = ? AND org_id = ? AND value = ?",
+                         (key(o.family, o.value), org_id, o.value))
+        return (int(rows[0][0]), int(rows[0][1]), int(rows[0][2])) if rows else None
+
+    def read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            try:
+                return self._cx.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"observations could not be read: {exc}") from exc
+
+    def _write(self, work: Any) -> None:
+        with self._lock:
+            cx = self._cx
+            try:
+                cx.execute("BEGIN IMMEDIATE")
+                try:
+                    work(cx)
+                    cx.execute("COMMIT")
+                except BaseException:
+                    if cx.in_transaction:
+                        cx.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise StoreError(f"observations could not be stored: {exc}") from exc
