@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from starlette.testclient import TestClient
 
 from tests.conftest import TAXII, World, indicator
+from thiqa.stream.feed import Feed
 from thiqa.taxii import create_app
 
 _ERROR_KEYS = {"title", "description", "error_id", "error_code", "http_status",
@@ -123,3 +125,24 @@ def test_sightings_are_published_to_the_originator(world: World) -> None:
         [refused] = _match(client, world, "b_analyst", values=["5.5.5.5"],
                            sightings=True)["sightings"]
         assert "error" in refused and refused["sighting_of_refs"] == [indicator(2)["id"]]
+
+
+def test_alerts_are_delivered_on_their_organisations_stream(world: World) -> None:
+    """Every alert also goes onto the node-wide event stream, for its organisation alone."""
+    app = create_app(world.node.settings, world.node.store, world.node.clock)
+    with TestClient(app) as client:
+        log = client.app.state.streams.log  # type: ignore[attr-defined]
+
+        def feed(who: str) -> Feed:
+            f = Feed(world.node, log, lambda: world.node.authenticate(
+                f"Bearer {world.keys[who]}"), None, "test")
+            f.start(0)
+            return f
+
+        _publish(client, world, "shared", indicator(1, value="6.6.6.6", tlp="green"))
+        b, a = feed("b_reader"), feed("a_reader")
+        assert _match(client, world, "b_reader", values=["6.6.6.6"])["alerts"] == 1
+        [alert] = client.get("/api/alerts/", headers=_bearer(world, "b_reader")).json()["alerts"]
+        b_alerts = [e for e in b.next(100).events if e.kind == "alert"]
+        assert [orjson.loads(e.body or b"{}")["id"] for e in b_alerts] == [alert["id"]]
+        assert [e for e in a.next(100).events if e.kind == "alert"] == []

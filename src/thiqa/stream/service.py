@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 
-from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -58,10 +57,10 @@ class Streams:
     def publish(self) -> None:
         self.bus.publish()
 
-    async def alert(self, body: bytes, audience: Audience) -> int:
-        """Append an alert (its JSON) for ``audience`` and wake the consumers; its seq."""
-        seq = await run_in_threadpool(self.log.append_alert, body, audience,
-                                      self.node.clock.now_us())
+    def alert(self, body: bytes, audience: Audience) -> int:
+        """Append an alert (its JSON) for ``audience`` and wake the consumers; its seq.
+        Blocking, and safe from any thread: correlation raises alerts in worker threads."""
+        seq = self.log.append_alert(body, audience, self.node.clock.now_us())
         self.bus.publish()
         return seq
 

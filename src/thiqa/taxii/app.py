@@ -28,6 +28,7 @@ from thiqa.auth import Principal
 from thiqa.clock import Clock
 from thiqa.correlate import alerts_api
 from thiqa.correlate import api as match_api
+from thiqa.correlate.alerts import Alert
 from thiqa.correlate.service import Correlation
 from thiqa.errors import (
     BadRequest,
@@ -36,11 +37,13 @@ from thiqa.errors import (
     Unauthenticated,
     Unprocessable,
 )
+from thiqa.handling import Tlp
 from thiqa.ingest import envelope_objects
 from thiqa.node import Node
 from thiqa.settings import Settings
 from thiqa.store import Store
 from thiqa.store.model import ALL, LAST, ObjectQuery, Page, Release, Status, Versions
+from thiqa.stream.model import Audience as StreamAudience
 from thiqa.stream.service import Streams
 from thiqa.taxii import bodies, cursor, media, params, resources
 from thiqa.timestamps import format_us
@@ -361,6 +364,13 @@ def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> 
     api = Api(Node(settings, store, clock))
     correlation = Correlation(settings, store, api.node.clock)
     streams = Streams(api.node)
+
+    def deliver(alert: Alert) -> None:
+        # An alert is its organisation's alone: RED with that org as originator, on the
+        # node-wide stream (thiqa.stream.model.Audience).
+        streams.alert(orjson.dumps(alert.as_json()), StreamAudience(alert.org_id, Tlp.RED))
+
+    correlation.alerts.subscribe(deliver)
     root = f"/{API_ROOT}"
     collection = root + "/collections/{cid}"
     obj = collection + "/objects/{oid}"
