@@ -42,6 +42,7 @@ PREFIXES: dict[str, tuple[str, str]] = {
 }
 
 _HEXCHARS = frozenset("0123456789abcdefABCDEF")
+_HEX = re.compile(r"[0-9a-fA-F]+\Z")
 
 
 def detect(text: str) -> Observed | None:
@@ -75,7 +76,7 @@ def explicit(prefix: str, text: str) -> Observed | None:
 
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 # A canonical dotted quad (no leading zeros): the common case, recognised in one match.
-_QUAD = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}\Z")
+CANONICAL_QUAD = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}\Z")
 
 
 _DEFANGED = (("[.]", "."), ("(.)", "."), ("{.}", "."), ("[dot]", "."), ("[:]", ":"),
@@ -94,18 +95,21 @@ def refang(v: str) -> str:
 
 def guess(text: str) -> Observed | None:
     v = text.strip()
-    if not v or len(v) > 8192:
+    size = len(v)
+    if not v or size > 8192:
         return None
-    if "[" in v or "(." in v or "{." in v or v[:4].lower() == "hxxp":
+    first = v[0]
+    if "[" in v or "(." in v or "{." in v or (first in "hH" and v[:4].lower() == "hxxp"):
         v = refang(v)
+        size, first = len(v), v[:1]
+        if not v:
+            return None
     if "://" in v:
         u = n.url(v)
         return None if u is None else Observed("url", "url", u)
-    first = v[0]
-    if first.isdigit() and _QUAD.match(v):
+    if first.isdigit() and CANONICAL_QUAD.match(v):
         return Observed("ipv4", "ipv4-addr", v)
-    size = len(v)
-    if size in n.HASH_LENGTHS and _HEXCHARS.issuperset(v):
+    if size in n.HASH_LENGTHS and _HEX.match(v):
         return Observed("hash", n.HASH_LENGTHS[size], v.lower())
     if "." in v and "@" not in v and ":" not in v and not first.isdigit():
         if size == 14 and (m := n.mac(v)) is not None:

@@ -34,7 +34,7 @@ import orjson
 from thiqa import policy
 from thiqa.access import Access
 from thiqa.correlate import normalise as n
-from thiqa.correlate.detect import PREFIXES, Observed, detect
+from thiqa.correlate.detect import CANONICAL_QUAD, PREFIXES, Observed, detect
 from thiqa.correlate.extract import CONTAINS, PREFIX
 from thiqa.correlate.index import SUB_MARK, IndexReader, key
 from thiqa.correlate.score import Model
@@ -234,13 +234,13 @@ class Matcher:
                 continue
             self._lookups(family, o.value, pos, "value", keys, owners, found, now)
             if family == "url":
+                # The host of a normalised URL is already a canonical address or name.
                 host = n.url_host(o.value)
-                got = n.ip(host)
-                if got is not None:
-                    self._lookups(got[0], n.ip_text(*got), pos, "host", keys, owners, found,
-                                  now)
-                elif (name := n.domain(host)) is not None:
-                    self._lookups("domain", name, pos, "host", keys, owners, found, now)
+                if ":" in host or (host[:1].isdigit() and CANONICAL_QUAD.match(host)):
+                    self._lookups("ipv6" if ":" in host else "ipv4", host, pos, "host", keys,
+                                  owners, found, now)
+                elif host:
+                    self._lookups("domain", host, pos, "host", keys, owners, found, now)
         stats.checked += len(chunk)
         stats.recognised += recognised
         if observe is not None:

@@ -157,8 +157,10 @@ _URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)([^#]*)")
 def url_parts(text: str) -> tuple[str, str, str, str] | None:
     """(scheme, userinfo@ or '', host text, port or '') of a URL, host not normalised."""
     m = _URL.match(text.strip())
-    if m is None:
-        return None
+    return None if m is None else _parts(m)
+
+
+def _parts(m: re.Match[str]) -> tuple[str, str, str, str]:
     scheme, authority = m.group(1).lower(), m.group(2)
     user, at, hostport = authority.rpartition("@")
     if hostport.startswith("["):
@@ -173,19 +175,19 @@ def url(text: str) -> str | None:
     m = _URL.match(text.strip())
     if m is None:
         return None
-    parts = url_parts(text)
-    assert parts is not None
-    scheme, user, host_text, port = parts
+    scheme, user, host_text, port = _parts(m)
     rest = m.group(3)
     if port and (not port.isdigit() or int(port) > 65535):
         return None
     port = str(int(port)) if port else ""
-    got = ip(host_text) if host_text and "/" not in host_text else None
+    # An address is all digits and dots, or has a colon (IPv6): a name is neither.
+    looks_ip = host_text and (":" in host_text or host_text[0].isdigit())
+    got = ip(host_text) if looks_ip and "/" not in host_text else None
     if got is not None and got[2] in (32, 128):
         host = ip_text(*got)
         host = f"[{host}]" if got[0] == "ipv6" else host
     else:
-        name = domain(host_text) if host_text else None
+        name = fast_domain(host_text) if host_text else None
         if name is None:
             return None
         host = name
