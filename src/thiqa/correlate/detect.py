@@ -26,6 +26,15 @@ class Observed(NamedTuple):
     value: str
 
 
+def _observed(family: str, kind: str, value: str) -> Observed:
+    """``Observed(family, kind, value)`` without the Python-level ``__new__`` of a named
+    tuple: detection makes one per submitted value."""
+    return _new_observed(Observed, (family, kind, value))
+
+
+_new_observed = tuple.__new__
+
+
 #: ``kind:`` prefixes accepted on observed values, and the (family, kind) each names.
 PREFIXES: dict[str, tuple[str, str]] = {
     "ip": ("ip", "ip"), "ipv4": ("ipv4", "ipv4-addr"), "ipv6": ("ipv6", "ipv6-addr"),
@@ -106,47 +115,47 @@ def guess(text: str) -> Observed | None:
             return None
     if "://" in v:
         u = n.url(v)
-        return None if u is None else Observed("url", "url", u)
+        return None if u is None else _observed("url", "url", u)
     if first.isdigit() and CANONICAL_QUAD.match(v):
-        return Observed("ipv4", "ipv4-addr", v)
+        return _observed("ipv4", "ipv4-addr", v)
     if size in n.HASH_LENGTHS and _HEX.match(v):
-        return Observed("hash", n.HASH_LENGTHS[size], v.lower())
+        return _observed("hash", n.HASH_LENGTHS[size], v.lower())
     if "." in v and "@" not in v and ":" not in v and not first.isdigit():
         if size == 14 and (m := n.mac(v)) is not None:
-            return Observed("mac", "mac-addr", m)
+            return _observed("mac", "mac-addr", m)
         d = n.fast_domain(v)  # the common case after addresses and hashes
         if d is not None:
-            return Observed("domain", "domain-name", d)
+            return _observed("domain", "domain-name", d)
     if first.isdigit() or ":" in v:
         got = n.ip(v)
         if got is not None:
-            return Observed(got[0], f"{got[0]}-addr", n.ip_text(*got))
+            return _observed(got[0], f"{got[0]}-addr", n.ip_text(*got))
     if "@" in v:
         e = n.email(v)
-        return None if e is None else Observed("email", "email-addr", e)
+        return None if e is None else _observed("email", "email-addr", e)
     if size == 59 and v.count(":") == 19 and _HEXCHARS.issuperset(v.replace(":", "")):
-        return Observed("hash", "sha1", v.replace(":", "").lower())  # a TLS fingerprint
+        return _observed("hash", "sha1", v.replace(":", "").lower())  # a TLS fingerprint
     if size in (12, 14, 17):
         m = n.mac(v)
         if m is not None:
-            return Observed("mac", "mac-addr", m)
+            return _observed("mac", "mac-addr", m)
     if size >= 15 and v[2:4].isdigit() and first.isalpha() and v[1:2].isalpha():
         i = n.iban(v)
         if i is not None and n.iban_valid(i):
-            return Observed("iban", "iban", i)
+            return _observed("iban", "iban", i)
     if first == "+" or v.startswith("00"):
         p = n.phone(v)
         if p is not None and p.startswith("+"):
-            return Observed("phone", "phone-number", p)
+            return _observed("phone", "phone-number", p)
     if size >= 26 and "." not in v:
         w = n.wallet_kind(v)
         if w is not None:
-            return Observed("wallet", w[0], w[1])
+            return _observed("wallet", w[0], w[1])
     if (first in "aA") and v[:2].upper() == "AS" and v[2:].isdigit():
         a = n.asn(v)
-        return None if a is None else Observed("asn", "autonomous-system", a)
+        return None if a is None else _observed("asn", "autonomous-system", a)
     if "." in v:
         d = n.domain(v)
         if d is not None and not d.replace(".", "").isdigit():
-            return Observed("domain", "domain-name", d)
+            return _observed("domain", "domain-name", d)
     return None

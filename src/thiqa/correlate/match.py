@@ -219,7 +219,11 @@ class Matcher:
         owners: list[tuple[int, str, str]] = []  # per key: value position, via, lookup text
         observed: list[Observed | None] = []
         found: dict[int, list[tuple[int, str, str, str, str]]] = {}  # pos -> seq,kind,mode,…
-        simple = not self._tests and not self._prefixes and not self._subdomains
+        # Families that need more than the one exact lookup (ranges, subdomains, LIKE
+        # tests, a URL's host): every other value is one key, inlined here.
+        more = {*self._prefixes, *self._tests, "url"}
+        if self._subdomains:
+            more.add("domain")
         recognised = 0
         for pos, text in enumerate(chunk):
             o = detect(text) if isinstance(text, str) else None
@@ -227,12 +231,12 @@ class Matcher:
             if o is None:
                 continue
             recognised += 1
-            family = o.family
-            if simple and family != "url":  # one exact lookup: the common case, inlined
-                keys.append(key(family, o.value))
-                owners.append((pos, "value", o.value))
+            family, _, value = o
+            keys.append(key(family, value))
+            owners.append((pos, "value", value))
+            if family not in more:
                 continue
-            self._lookups(family, o.value, pos, "value", keys, owners, found, now)
+            self._more(family, value, pos, "value", keys, owners, found, now)
             if family == "url":
                 # The host of a normalised URL is already a canonical address or name.
                 host = n.url_host(o.value)
@@ -316,6 +320,13 @@ class Matcher:
                  found: dict[int, list[tuple[int, str, str, str, str]]], now: int) -> None:
         keys.append(key(family, value))
         owners.append((pos, via, value))
+        self._more(family, value, pos, via, keys, owners, found, now)
+
+    def _more(self, family: str, value: str, pos: int, via: str, keys: list[int],
+              owners: list[tuple[int, str, str]],
+              found: dict[int, list[tuple[int, str, str, str, str]]], now: int) -> None:
+        """The lookups of a value beyond its exact key: ranges containing an address,
+        parent domains, LIKE tests."""
         if family == "domain":
             if self._subdomains:
                 for parent in n.parents(value):
