@@ -80,10 +80,11 @@ from thiqa.cli import (  # noqa: E402  (sub-commands register)
     export,
     load,
     match,
+    peer,
     run,
     trust,
     webhook,
 )
 
 __all__ = ["admin", "audit", "emit", "export", "load", "load_settings", "main", "match",
-           "open_node", "run", "setting_options", "trust", "webhook"]
+           "open_node", "peer", "run", "setting_options", "trust", "webhook"]

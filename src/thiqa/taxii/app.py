@@ -35,6 +35,7 @@ from thiqa.errors import (
     Unauthenticated,
     Unprocessable,
 )
+from thiqa.federation.worker import Federation
 from thiqa.ingest import envelope_objects
 from thiqa.node import Node
 from thiqa.settings import Settings
@@ -359,6 +360,12 @@ def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> 
     api = Api(Node(settings, store, clock))
     correlation = Correlation(settings, store, api.node.clock)
     streams = Streams(api.node)
+
+    def wrote() -> None:  # a peer's versions were stored: wake streams and the indexer
+        streams.publish()
+        api.wrote.set()
+
+    federation = Federation(api.node, streams.log, streams.bus, wrote)
     root = f"/{API_ROOT}"
     collection = root + "/collections/{cid}"
     obj = collection + "/objects/{oid}"
@@ -382,6 +389,7 @@ def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> 
         *admin_api.routes(api.node),
         *match_api.routes(api.node, correlation),
         *streams.routes(),
+        *federation.routes(),
     ]
 
     @asynccontextmanager
@@ -389,9 +397,11 @@ def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> 
         indexer = match_api.IndexerTask(correlation, api.wrote, settings.index_interval)
         task = asyncio.create_task(indexer.run())
         await streams.start()
+        await federation.start()
         try:
             yield
         finally:
+            await federation.stop()
             await streams.stop()
             indexer.stop()
             await task  # ends after the window in progress: then nothing uses the index
@@ -407,5 +417,6 @@ def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> 
                     middleware=[streams.middleware()])
     app.state.node = api.node
     app.state.streams = streams
+    app.state.federation = federation
     app.state.correlation = correlation
     return app
