@@ -15,6 +15,8 @@ from urllib.parse import quote
 import httpx
 import orjson
 
+from thiqa.errors import ThiqaError
+
 TAXII = "application/taxii+json;version=2.1"
 
 
@@ -30,6 +32,8 @@ _WHAT = {401: "the partner refused the API key", 403: "the partner does not allo
 def describe(exc: Exception, where: str) -> str:
     if isinstance(exc, SyncError):
         return str(exc)
+    if isinstance(exc, ThiqaError):  # refused by this node (a push the policy stops)
+        return f"this node refuses the link: {exc.description}"
     if isinstance(exc, httpx.ConnectError):
         return f"could not connect to {where} (is the partner's node running?): {exc}"
     if isinstance(exc, httpx.TimeoutException):
