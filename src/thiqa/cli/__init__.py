@@ -77,6 +77,7 @@ def main() -> None:
 from thiqa.cli import (  # noqa: E402  (sub-commands register)
     admin,
     audit,
+    demo,
     export,
     load,
     match,
@@ -86,5 +87,5 @@ from thiqa.cli import (  # noqa: E402  (sub-commands register)
     webhook,
 )
 
-__all__ = ["admin", "audit", "emit", "export", "load", "load_settings", "main", "match",
+__all__ = ["admin", "audit", "demo", "emit", "export", "load", "load_settings", "main", "match",
            "open_node", "peer", "run", "setting_options", "trust", "webhook"]

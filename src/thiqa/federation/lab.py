@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ import orjson
 from thiqa import bootstrap
 from thiqa.federation import keys, peers
 from thiqa.federation import trust as trust_store
+from thiqa.federation.peers import PeerTable
 from thiqa.node import Node
 from thiqa.settings import Settings
 from thiqa.store.model import ALL, EVERYTHING, ObjectQuery
@@ -243,6 +245,28 @@ class Lab:
         for ln in self.nodes.values():
             ln.stop()
 
+    def wait_linked(self, timeout_s: float = 30.0) -> bool:
+        """Wait until every link of every running node is live (connected, no failure
+        pending), read from the nodes' databases."""
+        def live() -> bool:
+            for ln in self.nodes.values():
+                if ln.proc is None:
+                    continue
+                node = ln.open()
+                try:
+                    table = PeerTable(node.store)
+                    expected = sum(len(peers.linked(node, p)) * len(p.directions())
+                                   for p in table.all())
+                    states = [s for p in table.all() for s in table.links(p.id)]
+                finally:
+                    node.store.close()
+                if len(states) < expected or any(
+                        s.failures or s.synced_us is None or s.cursor is None
+                        for s in states):
+                    return False
+            return True
+        return wait_for(live, timeout_s, 0.1)
+
 
 def wait_for(check: Callable[[], bool], timeout_s: float, every_s: float = 0.05) -> bool:
     deadline = time.monotonic() + timeout_s
@@ -252,3 +276,57 @@ def wait_for(check: Callable[[], bool], timeout_s: float, every_s: float = 0.05)
         if time.monotonic() > deadline:
             return False
         time.sleep(every_s)
+
+
+class Watcher:
+    """Follows a node's node-wide stream (as the node's own analyst) in a thread and
+    notes when each (collection alias, object id) first arrived (time.monotonic)."""
+
+    def __init__(self, ln: LabNode, aliases: dict[str, str]) -> None:
+        self.ln = ln
+        self.aliases = aliases  # collection id -> alias on that node
+        self.seen: dict[tuple[str, str], float] = {}
+        self._ready = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> Watcher:
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError(f"the stream of node {self.ln.name} did not open")
+        return self
+
+    def _run(self) -> None:
+        headers = {"Authorization": f"Bearer {self.ln.key}", "Accept": "text/event-stream"}
+        with httpx.stream("GET", self.ln.url + "/api/stream/", headers=headers,
+                          timeout=httpx.Timeout(10.0, read=None)) as r:
+            self._ready.set()
+            for line in r.iter_lines():
+                if self._stop.is_set():
+                    return
+                if line.startswith("data: {"):
+                    now = time.monotonic()
+                    try:
+                        ev = orjson.loads(line[6:])
+                    except orjson.JSONDecodeError:  # a body sent over several data: lines
+                        continue
+                    if ev.get("kind") != "version":
+                        continue
+                    key = (self.aliases.get(ev["collection"], ev["collection"]), ev["id"])
+                    with self._lock:
+                        self.seen.setdefault(key, now)
+
+    def arrived(self, alias: str, object_id: str) -> float | None:
+        with self._lock:
+            return self.seen.get((alias, object_id))
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def aliases(ln: LabNode) -> dict[str, str]:
+    """Collection id -> alias on a running node (as its analyst sees them)."""
+    r = httpx.get(ln.url + "/api/collections/", headers=ln.headers(), timeout=10.0)
+    r.raise_for_status()
+    return {c["id"]: c.get("alias") or c["id"] for c in r.json().get("collections", [])}

@@ -90,7 +90,7 @@ class PullLink:
             if not more or not items:
                 break
         s = replace(s, cursor=s.catchup_head, catchup_head=None, catchup_after=None,
-                    synced_us=self.node.clock.now_us())
+                    synced_us=self.node.clock.now_us(), failures=0)
         await self._save(s)
 
     async def follow(self) -> None:
@@ -104,6 +104,9 @@ class PullLink:
             if r.status_code != 200:
                 await r.aread()
                 checked(r, f"stream of {self.remote}")
+            now = self.node.clock.now_us()  # connected: the link is live again
+            await self._save(replace(self.state, failures=0, synced_us=now,
+                                     last_success_us=now))
 
             async def read() -> None:
                 try:
