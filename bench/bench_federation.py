@@ -36,7 +36,6 @@ os.environ["PYTHONPATH"] = str(ROOT / "src")
 
 from _stats import Row, percentile, table, verdict  # noqa: E402
 from generate import generate_indicators  # noqa: E402
-
 from thiqa.federation.lab import Group, Lab, Watcher, aliases, wait_for  # noqa: E402
 from thiqa.store.sqlite import SQLiteStore  # noqa: E402
 
