@@ -78,13 +78,15 @@ from thiqa.cli import (  # noqa: E402  (sub-commands register)
     admin,
     alerts,
     audit,
+    demo,
     export,
     load,
     match,
+    peer,
     run,
     trust,
     webhook,
 )
 
-__all__ = ["admin", "alerts", "audit", "emit", "export", "load", "load_settings", "main",
-           "match", "open_node", "run", "setting_options", "trust", "webhook"]
+__all__ = ["admin", "alerts", "audit", "demo", "emit", "export", "load", "load_settings",
+           "main", "match", "open_node", "peer", "run", "setting_options", "trust", "webhook"]

@@ -37,6 +37,7 @@ from thiqa.errors import (
     Unauthenticated,
     Unprocessable,
 )
+from thiqa.federation.worker import Federation
 from thiqa.handling import Tlp
 from thiqa.ingest import envelope_objects
 from thiqa.node import Node
@@ -371,6 +372,12 @@ def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> 
         streams.alert(orjson.dumps(alert.as_json()), StreamAudience(alert.org_id, Tlp.RED))
 
     correlation.alerts.subscribe(deliver)
+
+    def wrote() -> None:  # a peer's versions were stored: wake streams and the indexer
+        streams.publish()
+        api.wrote.set()
+
+    federation = Federation(api.node, streams.log, streams.bus, wrote)
     root = f"/{API_ROOT}"
     collection = root + "/collections/{cid}"
     obj = collection + "/objects/{oid}"
@@ -395,6 +402,7 @@ def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> 
         *match_api.routes(api.node, correlation),
         *streams.routes(),
         *alerts_api.routes(api.node, correlation),
+        *federation.routes(),
     ]
 
     @asynccontextmanager
@@ -402,9 +410,11 @@ def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> 
         indexer = match_api.IndexerTask(correlation, api.wrote, settings.index_interval)
         task = asyncio.create_task(indexer.run())
         await streams.start()
+        await federation.start()
         try:
             yield
         finally:
+            await federation.stop()
             await streams.stop()
             indexer.stop()
             await task  # ends after the window in progress: then nothing uses the index
@@ -420,5 +430,6 @@ def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> 
                     middleware=[streams.middleware()])
     app.state.node = api.node
     app.state.streams = streams
+    app.state.federation = federation
     app.state.correlation = correlation
     return app

@@ -1,0 +1,136 @@
+"""The endpoints a partner node calls (thiqa's namespace, beside TAXII):
+
+    GET  /api/collections/{id}/federation/[?after=SEQ]
+         {"collection", "node", "head"[, "behind"]}: this node's id and the head of its
+         event log; with ``after``, how many events after SEQ the caller may see (its lag).
+    POST /api/collections/{id}/federation/fetch/   {"versions": [[object id, version], …]}
+         {"objects": […], "unsigned": [ids]}: the named versions the caller may read,
+         each with its signed provenance and this node's hop (at most 1,000 a call).
+    POST /api/collections/{id}/federation/objects/
+         {"node": node id, "objects": […], "removed": [{"kind", "id", "version"}, …]}
+         a push: the objects go through the verification gate (Node.receive), the
+         tombstones are applied (thiqa.federation.sync.withdraw).
+
+All follow the TAXII permission matrix for the caller's key (404 invisible, 403 not
+allowed) and answer errors as TAXII error messages. A push must come from a node whose
+key is pinned here for the caller's organisation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from thiqa.auth import Principal
+from thiqa.errors import BadRequest, Forbidden
+from thiqa.federation import keys, sync
+from thiqa.node import Node
+from thiqa.stream.feed import Feed
+from thiqa.stream.model import EventLog
+from thiqa.taxii import bodies, media
+
+PREFIX = "/api/collections/{cid}/federation"
+
+
+def _json(data: Any) -> Response:
+    return Response(orjson.dumps(data), media_type=media.TAXII)
+
+
+class PeerApi:
+    def __init__(self, node: Node, log: EventLog, wrote: Any) -> None:
+        self.node = node
+        self.log = log
+        self.wrote = wrote  # called after a push stored something (wakes streams, index)
+
+    async def _who(self, request: Request) -> Principal:
+        return await run_in_threadpool(self.node.authenticate,
+                                       request.headers.get("authorization"))
+
+    async def _body(self, request: Request) -> dict[str, Any]:
+        limit = self.node.settings.max_content_length
+        return await bodies.json_object(request, limit, f"the body exceeds "
+                                        f"max_content_length ({limit} bytes)")
+
+    async def info(self, request: Request) -> Response:
+        who = await self._who(request)
+        ref = request.path_params["cid"]
+        after = request.query_params.get("after")
+
+        def run() -> dict[str, Any]:
+            collection = self.node.readable(who, ref)
+            out: dict[str, Any] = {"collection": collection.id,
+                                   "node": keys.node_id(self.node), "head": self.log.head()}
+            if after is not None:
+                if not after.isdigit():
+                    raise BadRequest("after must be a sequence number of this node's log")
+                feed = Feed(self.node, self.log, lambda: who, ref, "peer status")
+                feed.cursor = int(after)
+                out["behind"] = feed.backlog(100_000)
+            return out
+
+        return _json(await run_in_threadpool(run))
+
+    async def fetch(self, request: Request) -> Response:
+        who = await self._who(request)
+        body = await self._body(request)
+        raw = body.get("versions")
+        if not isinstance(raw, list) or set(body) != {"versions"}:
+            raise BadRequest("the body must be {\"versions\": [[object id, version], …]}")
+        pairs = [sync.pair(*v) if isinstance(v, list) and len(v) == 2
+                 else sync.pair(None, None) for v in raw]
+        objects, unsigned = await run_in_threadpool(sync.fetch, self.node, who,
+                                                    request.path_params["cid"], pairs)
+        return _json({"objects": objects, "unsigned": unsigned})
+
+    async def push(self, request: Request) -> Response:
+        who = await self._who(request)
+        ref = request.path_params["cid"]
+        collection = await run_in_threadpool(self.node.writable, who, ref)
+        body = await self._body(request)
+        peer, objects, removed = body.get("node"), body.get("objects", []), \
+            body.get("removed", [])
+        if set(body) - {"node", "objects", "removed"} or not isinstance(peer, str) \
+                or not isinstance(objects, list) or not isinstance(removed, list):
+            raise BadRequest("the body must be {\"node\": node id, \"objects\": [...], "
+                             "\"removed\": [{\"kind\", \"id\", \"version\"}, ...]}")
+        removals = [_removal(r) for r in removed]
+
+        def run() -> dict[str, Any]:
+            pins = [k for k in self.node.store.trusted_keys(peer) if k.revoked_us is None]
+            if not any(who.org.id in k.orgs for k in pins):
+                self.node.deny(who, f"403: push as {peer}, not pinned for this organisation",
+                               collection.id)
+                raise Forbidden(f"{peer} is not a node pinned here for your organisation")
+            versions = [(o.get("id", ""), o.get("modified") or o.get("created") or "")
+                        if isinstance(o, dict) else ("", "") for o in objects]
+            fresh = [objects[i] for i in sync.lacking(self.node, collection.pk, versions)]
+            got = self.node.receive(peer, collection.id, fresh) if fresh else None
+            gone = sync.withdraw(self.node, collection.pk, removals)
+            return {"stored": len(got.stored) if got else 0,
+                    "already_held": len(objects) - len(fresh), "withdrawn": gone,
+                    "rejected": [{"id": o.id, "version": o.version, "reason": o.message}
+                                 for o in (got.rejected if got else [])]}
+
+        out = await run_in_threadpool(run)
+        if out["stored"] or out["withdrawn"]:
+            self.wrote()
+        return _json(out)
+
+
+def _removal(raw: Any) -> sync.Removal:
+    if not (isinstance(raw, dict) and raw.get("kind") in ("delete", "retract")
+            and isinstance(raw.get("id"), str) and isinstance(raw.get("version"), str)):
+        raise BadRequest("each removed entry is {\"kind\": \"delete\"|\"retract\", \"id\", "
+                         "\"version\"}")
+    return sync.Removal(raw["kind"], raw["id"], raw["version"])
+
+
+def routes(api: PeerApi) -> list[Route]:
+    return [Route(PREFIX + "/", api.info, methods=["GET"]),
+            Route(PREFIX + "/fetch/", api.fetch, methods=["POST"]),
+            Route(PREFIX + "/objects/", api.push, methods=["POST"])]

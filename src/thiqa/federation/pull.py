@@ -1,0 +1,197 @@
+"""Pull: catch up with a partner's collection over TAXII, then follow its live stream.
+
+For one link (peer, local collection, the partner's collection):
+
+1. **Catch-up** (first run, or when the partner's log no longer knows our position):
+   note the head of the partner's event log, then page its TAXII manifest
+   (``match[version]=all``, ``added_after``); for each page, ask only for the versions
+   this collection lacks (:func:`thiqa.federation.sync.lacking`) and store them through
+   the verification gate. The page position is saved after each page (a restart
+   resumes the catch-up); at the end the stream position becomes the noted head.
+2. **Follow**: ``GET /api/collections/{id}/stream/`` with ``Last-Event-ID``. Events are
+   taken in batches (whatever has arrived, up to ``stream_batch``); for each batch the
+   lacking versions are fetched with their provenance and stored, the tombstones
+   applied, and only then is the position saved. A node killed in between fetches the
+   batch again and stores nothing twice (a version held is never stored again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, replace
+from typing import Any
+
+import httpx
+import orjson
+from starlette.concurrency import run_in_threadpool
+
+from thiqa.federation import sync
+from thiqa.federation.client import Partner, SyncError, checked, collection_path, sse_events
+from thiqa.federation.peers import LinkState, Peer, PeerTable
+from thiqa.node import Node
+from thiqa.store.model import Collection
+from thiqa.timestamps import format_us, parse_us
+
+MANIFEST_PAGE = 1000
+
+
+@dataclass(slots=True)
+class Stored:
+    stored: int = 0
+    rejected: int = 0
+    withdrawn: int = 0
+    reason: str = ""
+
+
+class PullLink:
+    def __init__(self, node: Node, table: PeerTable, peer: Peer, collection: Collection,
+                 remote: str, partner: Partner, wrote: Any) -> None:
+        self.node = node
+        self.table = table
+        self.peer = peer
+        self.collection = collection
+        self.remote = remote
+        self.partner = partner
+        self.wrote = wrote  # wakes this node's streams after a write
+        self.state = table.link(peer.id, collection.pk, "pull", remote)
+
+    async def run(self) -> None:
+        """Catch up if needed, then follow until the stream ends (raises SyncError)."""
+        self.state = await run_in_threadpool(self.table.link, self.peer.id,
+                                             self.collection.pk, "pull", self.remote)
+        info = await self.partner.info(self.remote)
+        if info.get("node") != self.peer.id:
+            raise SyncError(f"the node at {self.partner.where} is {info.get('node')}, not the "
+                            f"pinned peer {self.peer.id}")
+        if self.state.cursor is not None and self.state.cursor > info["head"]:
+            # The partner was restored from an older backup: its log restarted below us.
+            await self._save(replace(self.state, cursor=None, catchup_head=None,
+                                     catchup_after=None))
+        if self.state.cursor is None:
+            await self.catch_up(int(info["head"]))
+        await self.follow()
+
+    async def catch_up(self, head: int) -> None:
+        s = self.state
+        if s.catchup_head is None:
+            s = replace(s, catchup_head=head, catchup_after=None)
+            await self._save(s)
+        while True:
+            after = None if s.catchup_after is None else format_us(s.catchup_after)
+            items, more = await self.partner.manifest(self.remote, after, MANIFEST_PAGE)
+            pairs = [(str(m.get("id", "")), str(m.get("version", ""))) for m in items]
+            got = await self._store(pairs, [])
+            last = s.catchup_after
+            if items:
+                last = parse_us(str(items[-1].get("date_added")))
+            s = self._counted(replace(s, catchup_after=last), got)
+            await self._save(s)
+            if not more or not items:
+                break
+        s = replace(s, cursor=s.catchup_head, catchup_head=None, catchup_after=None,
+                    synced_us=self.node.clock.now_us(), failures=0)
+        await self._save(s)
+
+    async def follow(self) -> None:
+        assert self.state.cursor is not None
+        heartbeat = self.node.settings.stream_heartbeat
+        headers = {"Accept": "text/event-stream", "Last-Event-ID": str(self.state.cursor)}
+        queue: asyncio.Queue[tuple[str, str, str] | None] = asyncio.Queue()
+        async with self.partner.client.stream(
+                "GET", collection_path(self.remote, "stream/"), headers=headers,
+                timeout=httpx.Timeout(10.0, read=3 * heartbeat + 5)) as r:
+            if r.status_code != 200:
+                await r.aread()
+                checked(r, f"stream of {self.remote}")
+            now = self.node.clock.now_us()  # connected: the link is live again
+            await self._save(replace(self.state, failures=0, synced_us=now,
+                                     last_success_us=now))
+
+            async def read() -> None:
+                try:
+                    async for frame in sse_events(r.aiter_lines()):
+                        await queue.put(frame)
+                finally:
+                    await queue.put(None)
+
+            reader = asyncio.create_task(read())
+            try:
+                await self._consume(queue, reader)
+            finally:
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await reader
+
+    async def _consume(self, queue: asyncio.Queue[tuple[str, str, str] | None],
+                       reader: asyncio.Task[None]) -> None:
+        most = self.node.settings.stream_batch
+        while True:
+            frames = [await queue.get()]
+            while len(frames) < most and not queue.empty():
+                frames.append(queue.get_nowait())
+            ended = frames[-1] is None
+            events: list[dict[str, Any]] = []
+            for f in frames:
+                if f is None:
+                    break
+                ident, kind, data = f
+                if kind == "end":
+                    reason = orjson.loads(data).get("reason", "") if data else ""
+                    raise SyncError(f"the partner ended the stream of {self.remote}: {reason}")
+                if ident and kind in ("version", "delete", "retract"):
+                    events.append(orjson.loads(data))
+            if events:
+                await self._apply(events)
+            elif queue.empty() and not ended:
+                self.state = replace(self.state, synced_us=self.node.clock.now_us())
+            if ended:
+                if reader.done() and reader.exception() is not None:
+                    raise reader.exception()  # type: ignore[misc]
+                raise SyncError(f"the stream of {self.remote} closed")
+
+    async def _apply(self, events: list[dict[str, Any]]) -> None:
+        pairs = [(str(e["id"]), str(e["version"])) for e in events if e["kind"] == "version"]
+        removals = [sync.Removal(e["kind"], str(e["id"]), str(e["version"]))
+                    for e in events if e["kind"] != "version"]
+        got = await self._store(pairs, removals)
+        s = self._counted(replace(self.state, cursor=int(events[-1]["seq"])), got)
+        await self._save(s)
+
+    async def _store(self, pairs: list[tuple[str, str]],
+                     removals: list[sync.Removal]) -> Stored:
+        """Fetch the lacking versions of ``pairs``, store them, apply ``removals``."""
+        got = Stored()
+        missing = await run_in_threadpool(sync.lacking, self.node, self.collection.pk, pairs)
+        wanted = [pairs[i] for i in missing]
+        for start in range(0, len(wanted), sync.FETCH_MOST):
+            chunk = wanted[start : start + sync.FETCH_MOST]
+            answer = await self.partner.fetch(self.remote, chunk)
+            objects = answer["objects"]
+            if objects:
+                result = await run_in_threadpool(self.node.receive, self.peer.id,
+                                                 self.collection.id, objects)
+                got.stored += len(result.stored)
+                got.rejected += len(result.rejected)
+                if result.rejected:
+                    got.reason = result.rejected[0].message or ""
+        if removals:
+            got.withdrawn = await run_in_threadpool(sync.withdraw, self.node,
+                                                    self.collection.pk, removals)
+        if got.stored or got.withdrawn:
+            self.wrote()
+        return got
+
+    def _counted(self, s: LinkState, got: Stored) -> LinkState:
+        now = self.node.clock.now_us()
+        s = replace(s, transferred=s.transferred + got.stored,
+                    rejected=s.rejected + got.rejected, withdrawn=s.withdrawn + got.withdrawn,
+                    last_success_us=now, failures=0)
+        if got.rejected:
+            s = replace(s, last_error=f"{got.rejected} versions refused on receipt, e.g.: "
+                        f"{got.reason}"[:500], last_error_us=now)
+        return s
+
+    async def _save(self, s: LinkState) -> None:
+        self.state = s
+        await run_in_threadpool(self.table.save, s)

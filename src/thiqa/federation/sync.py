@@ -1,0 +1,137 @@
+"""What pull, push and the peer endpoints share: which versions a collection lacks,
+the exported form of named versions, and tombstones applied from a peer.
+
+A version is identified by (object id, version); versions are compared by their
+precision-independent key (:func:`thiqa.timestamps.version_key`). A collection
+**lacks** a version when it neither holds it nor withdrew it: a version deleted or
+retracted here is never downloaded again, so a peer that has not heard of the
+withdrawal yet cannot bring it back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from thiqa.auth import Principal
+from thiqa.errors import BadRequest
+from thiqa.federation.export import attach_provenance
+from thiqa.store.model import EVERYTHING, ObjectQuery, Page, Versions, Visibility
+from thiqa.store.sqlite import SQLiteStore, _marks
+from thiqa.timestamps import version_key
+
+if TYPE_CHECKING:
+    from thiqa.node import Node
+
+Pair = tuple[str, str]  # (object id, version key)
+FETCH_MOST = 1000       # versions named in one fetch
+_CHUNK = 400
+
+
+def pair(object_id: Any, version: Any) -> Pair:
+    """A (id, version key) pair from wire values, or BadRequest."""
+    if not isinstance(object_id, str) or "--" not in object_id or not isinstance(version, str):
+        raise BadRequest("a version is named by [object id, version]: strings, the id "
+                         "with '--'")
+    try:
+        return object_id, version_key(version)
+    except ValueError as exc:
+        raise BadRequest(f"{object_id}: {exc}") from None
+
+
+def _sqlite(node: Node) -> SQLiteStore:
+    assert isinstance(node.store, SQLiteStore)
+    return node.store
+
+
+def lacking(node: Node, collection_pk: int, pairs: Sequence[tuple[str, str]]) -> list[int]:
+    """The indexes of ``pairs`` (id, version text) that the collection lacks."""
+    keys: list[Pair] = []
+    for oid, version in pairs:
+        try:
+            keys.append((oid, version_key(version)))
+        except ValueError:
+            keys.append((oid, version))
+    have: set[Pair] = set()
+    store = _sqlite(node)
+    ids = sorted({k[0] for k in keys})
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        marks = _marks(len(chunk))
+        have.update((str(o), str(v)) for o, v in store._read(
+            f"SELECT object_id, vkey FROM entries WHERE collection_pk = ? AND object_id IN "
+            f"({marks})", [collection_pk, *chunk]))
+        for o, v in store._read(
+                "SELECT object_id, version FROM events WHERE collection_pk = ? AND kind IN "
+                f"('delete', 'retract') AND object_id IN ({marks})", [collection_pk, *chunk]):
+            try:
+                have.add((str(o), version_key(str(v))))
+            except ValueError:
+                continue
+    out: list[int] = []
+    wanted: set[Pair] = set()
+    for i, k in enumerate(keys):
+        if k not in have and k not in wanted:
+            wanted.add(k)
+            out.append(i)
+    return out
+
+
+def fetch(node: Node, who: Principal, ref: str,
+          pairs: Sequence[Pair]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The named versions of ``ref`` that ``who`` may read, with their provenance, and
+    the ids of those among them that cannot be vouched for (no signature). Read
+    through :meth:`Node.read`: the one policy, audited."""
+    if len(pairs) > FETCH_MOST:
+        raise BadRequest(f"a fetch names at most {FETCH_MOST} versions, not {len(pairs)}")
+    if not pairs:
+        return [], []
+    wanted = set(pairs)
+    ids = tuple(sorted({p[0] for p in pairs}))
+    keys = tuple(sorted({p[1] for p in pairs}))
+    q = ObjectQuery(0, ids=ids, versions=Versions(keys=keys), limit=len(ids) * len(keys))
+    page = node.read(who, ref, q, bodies=True)
+    records = [r for r in page.records if (r.id, version_key(r.version)) in wanted]
+    return attach_provenance(node, Page(records, False))
+
+
+@dataclass(frozen=True, slots=True)
+class Removal:
+    kind: str  # "delete" or "retract"
+    object_id: str
+    version: str
+
+
+def withdraw(node: Node, collection_pk: int, removals: Iterable[Removal]) -> int:
+    """Apply tombstones a peer sent for a collection: each named version this node holds
+    there **as received from elsewhere** leaves it (versions this node originated are
+    its own to keep); a retraction withdraws that originator's version from every
+    collection of this node. Returns the number of entries removed."""
+    store = node.store
+    removed = 0
+    collections = store.list_collections()
+    for r in removals:
+        try:
+            key = version_key(r.version)
+        except ValueError:
+            continue
+        page = store.query(ObjectQuery(collection_pk, ids=(r.object_id,),
+                                       versions=Versions(keys=(key,)), limit=10,
+                                       visibility=EVERYTHING), bodies=False)
+        if not page.records:
+            continue
+        prov = store.provenance([rec.seq for rec in page.records])
+        foreign = [rec for rec in page.records
+                   if (p := prov.get(rec.seq)) is not None and p.received is not None]
+        for rec in foreign:
+            only = Visibility(originator=rec.originator)
+            targets = [c.pk for c in collections] if r.kind == "retract" else [collection_pk]
+            for pk in targets:
+                removed += store.delete_versions(pk, r.object_id, Versions(keys=(key,)), (),
+                                                 only, reason="retract" if r.kind == "retract"
+                                                 else "delete")
+    return removed
+
+
+__all__ = ["FETCH_MOST", "Removal", "fetch", "lacking", "pair", "withdraw"]
