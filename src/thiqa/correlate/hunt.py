@@ -136,8 +136,9 @@ class Hunter:
     def _retro(self, lo: int, hi: int) -> list[Alert]:
         window = (lo, hi)
         found = self._read(
-            "SELECT DISTINCT ob.org_id, ob.kind, ob.value FROM observables o "
-            "JOIN observations ob ON ob.key = o.key WHERE o.seq > ? AND o.seq <= ?", window)
+            "SELECT DISTINCT w.org_id, ob.kind, ob.value FROM observables o "
+            "JOIN observations ob ON ob.key = o.key JOIN observers w ON w.pk = ob.observer "
+            "WHERE o.seq > ? AND o.seq <= ?", window)
         families: set[str] = set()
         for mode, kind in self._read("SELECT DISTINCT mode, kind FROM observables "
                                      "WHERE seq > ? AND seq <= ? AND mode != '='", window):
@@ -149,8 +150,9 @@ class Hunter:
             families.update((family, "url") if family in _HOST_FAMILIES else (family,))
         if families:
             marks = ",".join("?" * len(families))
-            found += self._read("SELECT DISTINCT org_id, kind, value FROM observations "
-                                f"WHERE family IN ({marks})", tuple(sorted(families)))
+            found += self._read("SELECT DISTINCT w.org_id, ob.kind, ob.value FROM "
+                                "observations ob JOIN observers w ON w.pk = ob.observer "
+                                f"WHERE ob.family IN ({marks})", tuple(sorted(families)))
         by_org: dict[str, set[str]] = {}
         for org_id, kind, value in found:
             by_org.setdefault(org_id, set()).add(as_input(kind, value))

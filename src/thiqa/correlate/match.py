@@ -43,6 +43,7 @@ from thiqa.handling import Handling, Pap, Tlp
 from thiqa.timestamps import parse_us
 
 BATCH = 20_000
+OBSERVE_CHUNK = 100_000  # recognised values handed to ``observe`` at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,8 +208,20 @@ class Matcher:
         self._refresh()
         collections = self.collection_ids()
         it = iter(values)
+        kept: list[Observed] = []
+
+        def keep(observed: list[Observed]) -> None:
+            # Handed on in large chunks: fewer, larger transactions of kept values.
+            kept.extend(observed)
+            if observe is not None and len(kept) >= OBSERVE_CHUNK:
+                observe(kept[:])
+                kept.clear()
+
         while chunk := list(islice(it, batch)):
-            yield from self._batch(chunk, audience, collections, stats, observe)
+            yield from self._batch(chunk, audience, collections, stats,
+                                   None if observe is None else keep)
+        if observe is not None and kept:
+            observe(kept)
 
     # -- one batch -----------------------------------------------------------------------
     def _batch(self, chunk: list[str], audience: Audience, collections: dict[int, str],

@@ -1,9 +1,12 @@
-"""Values organisations submitted to matching, kept for retro-hunt (migration 0009).
+"""Values organisations submitted to matching, kept for retro-hunt (migrations 0009,
+0014).
 
-One row per (organisation, lookup key, normalised value) with first and last seen and
+One row per (lookup key, organisation, normalised value) with first and last seen and
 a count; a URL has a second row keyed by its host, so that an indicator indexed later
-on the host finds the URL's observation by the same key join as an exact value.
-Rows whose last sighting is older than ``observation_retention_days`` are purged.
+on the host finds the URL's observation by the same key join as an exact value. The
+organisation is a small integer (table ``observers``). Rows whose last sighting is
+older than ``observation_retention_days`` are purged, at most every ``PURGE_EVERY_US``
+(a scan of the table: there is no index on last_seen to keep up on every write).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from thiqa.correlate.index import connect, key
 from thiqa.errors import StoreError
 
 DAY_US = 86_400 * 1_000_000
+PURGE_EVERY_US = 600 * 1_000_000
 #: The ``kind:`` prefix that reads a stored (normalised) value back as the same kind.
 KIND_PREFIX: dict[str, str] = {}
 for _prefix, (_family, _kind) in PREFIXES.items():
@@ -49,6 +53,8 @@ class Observations:
         self._cx = connect(path, writer=True)
         self._lock = threading.Lock()
         self.retention_us = retention_days * DAY_US
+        self._observers: dict[str, int] = {}
+        self._purged_us = 0
 
     def close(self) -> None:
         with self._lock:
@@ -61,24 +67,43 @@ class Observations:
         counts: dict[Observed, int] = {}
         for o in observed:
             counts[o] = counts.get(o, 0) + 1
-        rows = sorted((k, org_id, o.family, o.kind, o.value, now_us, now_us, c)
-                      for o, c in counts.items() for k in lookup_keys(o))
-        self._write(lambda cx: cx.executemany(
-            "INSERT INTO observations (key, org_id, family, kind, value, first_seen, "
-            "last_seen, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (key, org_id, value) DO UPDATE SET last_seen = excluded.last_seen, "
-            "count = count + excluded.count", rows))
+
+        def write(cx: sqlite3.Connection) -> None:
+            who = self._observer(cx, org_id)
+            # In key order: the inserts walk the b-tree's pages in order.
+            rows = sorted((k, who, o.value, o.family, o.kind, now_us, now_us, c)
+                          for o, c in counts.items() for k in lookup_keys(o))
+            cx.executemany(
+                "INSERT INTO observations (key, observer, value, family, kind, first_seen, "
+                "last_seen, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (key, observer, value) DO UPDATE SET "
+                "last_seen = excluded.last_seen, count = count + excluded.count", rows)
+        self._write(write)
+
+    def _observer(self, cx: sqlite3.Connection, org_id: str) -> int:
+        pk = self._observers.get(org_id)
+        if pk is None:
+            cx.execute("INSERT OR IGNORE INTO observers (org_id) VALUES (?)", (org_id,))
+            pk = int(cx.execute("SELECT pk FROM observers WHERE org_id = ?",
+                                (org_id,)).fetchone()[0])
+            self._observers[org_id] = pk
+        return pk
 
     def purge(self, now_us: int) -> None:
-        """Forget observations last seen before the retention period."""
+        """Forget observations last seen before the retention period (at most every
+        ``PURGE_EVERY_US``: it scans the table)."""
+        if now_us - self._purged_us < PURGE_EVERY_US:
+            return
+        self._purged_us = now_us
         cutoff = now_us - self.retention_us
         self._write(lambda cx: cx.execute("DELETE FROM observations WHERE last_seen < ?",
                                           (cutoff,)))
 
     def seen(self, org_id: str, o: Observed) -> tuple[int, int, int] | None:
         """(first seen, last seen, count) of a value the organisation observed."""
-        rows = self.read("SELECT first_seen, last_seen, count FROM observations "
-                         "WHERE key = ? AND org_id = ? AND value = ?",
+        rows = self.read("SELECT ob.first_seen, ob.last_seen, ob.count FROM observations ob "
+                         "JOIN observers w ON w.pk = ob.observer "
+                         "WHERE ob.key = ? AND w.org_id = ? AND ob.value = ?",
                          (key(o.family, o.value), org_id, o.value))
         return (int(rows[0][0]), int(rows[0][1]), int(rows[0][2])) if rows else None
 
