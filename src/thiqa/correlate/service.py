@@ -20,13 +20,24 @@ from thiqa.node import Node
 from thiqa.settings import Settings
 from thiqa.store import Store
 
+UNSUPPORTED = ("correlation (the observable index, thiqa index, thiqa match and POST "
+               "/api/match/) needs the SQLite store in this version of thiqa; this node's "
+               "db setting names another store (PostgreSQL)")
+
+
+def supported(store: Store) -> bool:
+    """Whether correlation can run on ``store`` (the index is part of the SQLite store)."""
+    from thiqa.store.sqlite import SQLiteStore
+
+    return isinstance(store, SQLiteStore)
+
 
 def database_path(store: Store) -> Path:
     """The SQLite file the index lives in (the index is part of the SQLite store)."""
     from thiqa.store.sqlite import SQLiteStore
 
     if not isinstance(store, SQLiteStore):
-        raise ConfigError("correlation needs the SQLite store in this version of thiqa")
+        raise ConfigError(UNSUPPORTED)
     return store.path
 
 
