@@ -74,7 +74,7 @@ def main() -> None:
     """thiqa: a federated, real-time threat-intelligence exchange node (STIX 2.1, TAXII 2.1)."""
 
 
-from thiqa.cli import admin, audit, load, match, run  # noqa: E402  (sub-commands register)
+from thiqa.cli import admin, audit, load, match, migrate, run  # noqa: E402  (sub-commands register)
 
-__all__ = ["admin", "audit", "emit", "load", "load_settings", "main", "match", "open_node", "run",
-           "setting_options"]
+__all__ = ["admin", "audit", "emit", "load", "load_settings", "main", "match", "migrate",
+           "open_node", "run", "setting_options"]
