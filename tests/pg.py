@@ -2,9 +2,11 @@
 
 The server is the one on the machine (127.0.0.1:5432, trust auth, database ``test``;
 ``THIQA_TEST_PG`` names another). Each pytest process (each xdist worker) creates its
-own schema once, migrates it once, and empties it before every test with one TRUNCATE
-(identities restarted, the rows the migrations seeded put back), which is far cheaper
-than migrating a fresh schema per test. The schema is dropped when the process ends;
+own schema once, migrates it once, and empties it before every test: DELETE from every
+table (children first), sequences restarted, the rows the migrations seeded put back.
+Far cheaper than migrating a fresh schema per test, and than TRUNCATE … RESTART
+IDENTITY too (measured: 6 ms against 74 ms a test; TRUNCATE makes new files for
+every table). The schema is dropped when the process ends;
 schemas left by processes that died are dropped by the next run.
 
 When no server answers, :func:`unavailable` says why and the PostgreSQL half of the
@@ -77,20 +79,42 @@ def schema_url() -> str:
             "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename NOT LIKE "
             "'%%schema_migrations' ORDER BY tablename", (schema,))]
         seeds = {t: cx.execute(f"SELECT * FROM {t}").fetchall() for t in tables}
+        sequences = [r[0] for r in cx.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind = 'S' AND n.nspname = %s", (schema,))]
+        refs = cx.execute("SELECT conrelid::regclass::text, confrelid::regclass::text FROM "
+                          "pg_constraint WHERE contype = 'f' AND connamespace = %s::regnamespace",
+                          (schema,)).fetchall()
         cx.commit()
-        _state.update(schema=schema, schema_url=url, cx=cx, tables=tables,
+        # The audit log refuses DELETE by a trigger: its owner (this test process) lifts
+        # it for the moment of emptying the schema, in the same transaction.
+        statements = ["ALTER TABLE audit_events DISABLE TRIGGER USER",
+                      *(f"DELETE FROM {t}" for t in _children_first(tables, refs)),
+                      "ALTER TABLE audit_events ENABLE TRIGGER USER",
+                      *(f"ALTER SEQUENCE {s} RESTART" for s in sequences)]
+        _state.update(schema=schema, schema_url=url, cx=cx, reset="; ".join(statements),
                       seeds={t: rows for t, rows in seeds.items() if rows})
     _reset()
     return str(_state["schema_url"])
 
 
+def _children_first(tables: list[str], refs: list[tuple[str, str]]) -> list[str]:
+    """``tables`` ordered so that a table comes before every table it references."""
+    order: list[str] = []
+    left = list(tables)
+    while left:
+        ready = [t for t in left if not any(child in left and child != t and parent == t
+                                            for child, parent in refs)]
+        if not ready:
+            raise RuntimeError(f"foreign keys form a cycle among {left}")
+        order.extend(ready)
+        left = [t for t in left if t not in ready]
+    return order
+
+
 def _reset() -> None:
-    cx, tables = _state["cx"], _state["tables"]
-    names = ", ".join(tables)
-    # The audit log refuses TRUNCATE by a trigger: its owner (this test) lifts it for
-    # the moment of emptying the schema, in the same transaction.
-    cx.execute(f"ALTER TABLE audit_events DISABLE TRIGGER USER; TRUNCATE {names} RESTART "
-               "IDENTITY; ALTER TABLE audit_events ENABLE TRIGGER USER")
+    cx = _state["cx"]
+    cx.execute(_state["reset"])
     for table, rows in _state["seeds"].items():
         marks = ", ".join(["%s"] * len(rows[0]))
         cx.cursor().executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
