@@ -138,3 +138,18 @@ def test_correlation_refuses_clearly_on_postgresql(pg: PostgresStore, tmp_path: 
                         headers={"Authorization": f"Bearer {key}"})
         assert r.status_code == 500
         assert "needs the SQLite store" in r.json()["description"]
+
+
+def test_a_nul_character_is_a_bad_request_and_changes_nothing(pg: PostgresStore,
+                                                              tmp_path: Path) -> None:
+    settings = Settings(data=str(tmp_path))
+    node = Node(settings, pg, FakeClock())
+    org = node.create_org("Agency A")
+    key = node.create_key(org.id, "admin")[1]
+    with TestClient(create_app(settings, pg, node.clock)) as client:
+        r = client.post("/admin/orgs/", json={"name": "x\u0000y"},
+                        headers={"Authorization": f"Bearer {key}"})
+        assert r.status_code == 400 and "NUL" in r.json()["description"], r.text
+    assert [o.name for o in pg.list_orgs()] == ["Agency A"]
+    pg.append_audit([Event(1, "o", "k", "deny", "denied", "c", ("x\x00",), "named x\x00y")])
+    assert pg.audit(AuditQuery(limit=1))[0].detail == "named x\ufffdy"

@@ -178,6 +178,9 @@ class PostgresStore:
             except pg_errors.IntegrityError as exc:
                 _rollback(cx)
                 raise Conflict(_message(exc)) from exc
+            except psycopg.DataError as exc:
+                _rollback(cx)
+                raise _bad_value(exc) from exc
             except psycopg.Error as exc:
                 _rollback(cx)
                 raise StoreError(f"write failed and was rolled back: {exc}") from exc
@@ -206,6 +209,8 @@ class PostgresStore:
         try:
             with self._reader() as cx:
                 return cx.execute(sql, params).fetchall()
+        except psycopg.DataError as exc:
+            raise _bad_value(exc) from exc
         except psycopg.Error as exc:
             raise StoreError(f"read failed: {exc}") from exc
 
@@ -556,6 +561,15 @@ def _message(exc: psycopg.Error) -> str:
     return diag.message_primary or str(exc)
 
 
+def _bad_value(exc: psycopg.DataError) -> BadRequest:
+    # What PostgreSQL cannot hold that SQLite can: a NUL character in a text value (the
+    # driver refuses it before sending), or a number out of a column's range.
+    if "NUL" in str(exc):
+        return BadRequest("text values cannot contain the NUL character (U+0000) on this "
+                          "node (PostgreSQL store)")
+    return BadRequest(f"a value does not fit the database: {_message(exc)}")
+
+
 def _rollback(cx: Connection) -> None:
     # A broken connection has no transaction left to roll back.
     if not cx.closed and not cx.broken:
@@ -603,6 +617,9 @@ class _Bulk:
         except pg_errors.IntegrityError as exc:
             self.abort()
             raise Conflict(_message(exc)) from exc
+        except psycopg.DataError as exc:
+            self.abort()
+            raise _bad_value(exc) from exc
         except psycopg.Error as exc:
             self.abort()
             raise StoreError(f"write failed and was rolled back: {exc}") from exc

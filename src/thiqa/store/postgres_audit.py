@@ -22,6 +22,12 @@ from thiqa.errors import StoreError
 from thiqa.store.pg_schema import migrate
 
 
+def _text(s: str) -> str:
+    # PostgreSQL text cannot hold NUL, and a refused event must still be recorded: a NUL
+    # a caller sent (in a name, say) is recorded as U+FFFD.
+    return s.replace("\x00", "\ufffd") if "\x00" in s else s
+
+
 class PostgresAuditLog:
     def __init__(self, url: str) -> None:
         self._url = url
@@ -51,8 +57,9 @@ class PostgresAuditLog:
                     cur.executemany(
                         "INSERT INTO audit_events (at_us, org_id, key_id, action, outcome, "
                         "collection, detail, objects) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                        [(e.at_us, e.org_id, e.key_id, e.action, e.outcome, e.collection,
-                          e.detail, list(e.objects)) for e in events])
+                        [(e.at_us, _text(e.org_id), _text(e.key_id), e.action, e.outcome,
+                          _text(e.collection), _text(e.detail), [_text(o) for o in e.objects])
+                         for e in events])
                 cx.commit()
             except psycopg.Error as exc:
                 if not self._cx.broken:
