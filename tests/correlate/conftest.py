@@ -46,14 +46,6 @@ class Corr:
         return [] if got is None else sorted(h.object_id[-2:] for h in got.hits)
 
 
-@pytest.fixture(autouse=True)
-def _sqlite_only(request: pytest.FixtureRequest) -> None:
-    callspec = getattr(request.node, "callspec", None)
-    if callspec is not None and callspec.params.get("store", "sqlite") != "sqlite":
-        pytest.skip("correlation runs on the SQLite store only in this version "
-                    "(tests/store/test_postgres.py checks that it refuses clearly elsewhere)")
-
-
 @pytest.fixture
 def corr(node: Node, clock: FakeClock) -> Iterator[Corr]:
     a_org, b_org = node.create_org("A"), node.create_org("B")

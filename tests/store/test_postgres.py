@@ -1,6 +1,6 @@
 """What only the PostgreSQL store has to show: migrations in step with SQLite, several
 processes writing one database, the append-only audit table, clear errors for a
-database that cannot be reached or a driver that is missing, correlation refusing."""
+database that cannot be reached, a driver that is missing or a value it cannot hold."""
 
 from __future__ import annotations
 
@@ -125,19 +125,6 @@ def test_without_the_driver_open_store_says_what_to_install() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={"PYTHONPATH": str(ROOT / "src")}, check=True).stdout
     assert "pip install 'thiqa[postgres]'" in out
-
-
-def test_correlation_refuses_clearly_on_postgresql(pg: PostgresStore, tmp_path: Path) -> None:
-    settings = Settings(data=str(tmp_path))
-    node = Node(settings, pg, FakeClock())
-    org = node.create_org("Agency A")
-    key = node.create_key(org.id, "analyst")[1]
-    with TestClient(create_app(settings, pg, node.clock)) as client:
-        assert client.post("/api/match/", json={"values": []}).status_code == 401
-        r = client.post("/api/match/", json={"values": ["1.2.3.4"]},
-                        headers={"Authorization": f"Bearer {key}"})
-        assert r.status_code == 500
-        assert "needs the SQLite store" in r.json()["description"]
 
 
 def test_a_nul_character_is_a_bad_request_and_changes_nothing(pg: PostgresStore,

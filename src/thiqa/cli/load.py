@@ -13,7 +13,6 @@ from thiqa.bulk import Rejection, load_files
 from thiqa.cli import emit, main, open_node, setting_options
 from thiqa.cli.match import index_now
 from thiqa.correlate.service import Correlation
-from thiqa.correlate.service import supported as correlation_supported
 from thiqa.errors import NotFound
 
 # Exit status when the load finished but some objects were rejected (scripts can tell).
@@ -68,7 +67,7 @@ def load(files: tuple[Path, ...], collection_ref: str, org_ref: str | None, quie
         node.record_load(target, origin, [str(f) for f in files], report.stored,
                          len(report.rejected))
         indexed = None
-        if not no_index and correlation_supported(node.store):
+        if not no_index:
             correlation = Correlation(node.settings, node.store, node.clock)
             try:
                 indexed = index_now(node, correlation, quiet=quiet)

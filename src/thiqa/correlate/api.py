@@ -25,8 +25,8 @@ from starlette.routing import Route
 
 from thiqa import audit
 from thiqa.correlate.match import MatchStats
-from thiqa.correlate.service import UNSUPPORTED, Correlation, audience
-from thiqa.errors import BadRequest, ConfigError, PayloadTooLarge
+from thiqa.correlate.service import Correlation, audience
+from thiqa.errors import BadRequest, PayloadTooLarge
 from thiqa.handling import Tlp
 from thiqa.node import Node
 
@@ -94,14 +94,7 @@ class MatchApi:
         return Response(await run_in_threadpool(work), media_type=JSON)
 
 
-def routes(node: Node, correlation: Correlation | None) -> list[Route]:
-    """The match endpoint; without ``correlation`` (a store it cannot run on) it still
-    authenticates, then refuses with a TAXII error saying why."""
-    if correlation is None:
-        async def refuse(request: Request) -> Response:
-            await run_in_threadpool(node.authenticate, request.headers.get("authorization"))
-            raise ConfigError(UNSUPPORTED)
-        return [Route(PATH, refuse, methods=["POST"])]
+def routes(node: Node, correlation: Correlation) -> list[Route]:
     return [Route(PATH, MatchApi(node, correlation).match, methods=["POST"])]
 
 

@@ -20,24 +20,13 @@ from thiqa.node import Node
 from thiqa.settings import Settings
 from thiqa.store import Store
 
-UNSUPPORTED = ("correlation (the observable index, thiqa index, thiqa match and POST "
-               "/api/match/) needs the SQLite store in this version of thiqa; this node's "
-               "db setting names another store (PostgreSQL)")
-
-
-def supported(store: Store) -> bool:
-    """Whether correlation can run on ``store`` (the index is part of the SQLite store)."""
-    from thiqa.store.sqlite import SQLiteStore
-
-    return isinstance(store, SQLiteStore)
-
 
 def database_path(store: Store) -> Path:
     """The SQLite file the index lives in (the index is part of the SQLite store)."""
     from thiqa.store.sqlite import SQLiteStore
 
     if not isinstance(store, SQLiteStore):
-        raise ConfigError(UNSUPPORTED)
+        raise ConfigError("correlation needs the SQLite store in this version of thiqa")
     return store.path
 
 
@@ -49,12 +38,29 @@ def warninglist_folders(settings: Settings) -> list[Path]:
     return [*folders, settings.data_dir / "warninglists"]
 
 
+def open_index(store: Store) -> tuple[Indexer, IndexReader]:
+    """The observable index's indexer and reader on the store's database (SQLite's file,
+    or the PostgreSQL store's database: :mod:`thiqa.correlate.pg_index`)."""
+    from thiqa.store.sqlite import SQLiteStore
+
+    if isinstance(store, SQLiteStore):
+        return Indexer(store.path), IndexReader(store.path)
+    try:
+        from thiqa.store.postgres import PostgresStore
+    except ModuleNotFoundError:  # no driver, so no PostgreSQL store either
+        pass
+    else:
+        if isinstance(store, PostgresStore):
+            from thiqa.correlate.pg_index import PgIndexer, PgIndexReader
+
+            return PgIndexer(store.url), PgIndexReader(store.url)
+    raise ConfigError(f"correlation cannot run on a {type(store).__name__}")
+
+
 class Correlation:
     def __init__(self, settings: Settings, store: Store, clock: Clock | None = None) -> None:
-        path = database_path(store)
         clock = clock or Clock()
-        self.indexer = Indexer(path)
-        self.reader = IndexReader(path)
+        self.indexer, self.reader = open_index(store)
         self.warninglists = Warninglists.load(*warninglist_folders(settings))
         self.matcher = Matcher(self.reader,
                                lambda: {c.pk: c.id for c in store.list_collections()},

@@ -27,7 +27,7 @@ from thiqa import admin_api, releases
 from thiqa.auth import Principal
 from thiqa.clock import Clock
 from thiqa.correlate import api as match_api
-from thiqa.correlate.service import Correlation, supported
+from thiqa.correlate.service import Correlation
 from thiqa.errors import (
     BadRequest,
     NotFound,
@@ -309,8 +309,7 @@ def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> 
     uvicorn re-raises SIGTERM after a graceful shutdown, so code after ``uvicorn.run``
     never runs then."""
     api = Api(Node(settings, store, clock))
-    # Correlation runs on the SQLite store only (the match endpoint refuses elsewhere).
-    correlation = Correlation(settings, store, api.node.clock) if supported(store) else None
+    correlation = Correlation(settings, store, api.node.clock)
     root = f"/{API_ROOT}"
     collection = root + "/collections/{cid}"
     obj = collection + "/objects/{oid}"
@@ -334,12 +333,6 @@ def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if correlation is None:
-            try:
-                yield
-            finally:
-                store.close()
-            return
         indexer = match_api.IndexerTask(correlation, api.wrote, settings.index_interval)
         task = asyncio.create_task(indexer.run())
         try:

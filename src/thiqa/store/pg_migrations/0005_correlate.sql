@@ -1,7 +1,5 @@
--- The observable index's tables (see migrations/0005_correlate.sql), so that the two
--- schemas stay in step. thiqa.correlate reads and writes them on SQLite only in this
--- version: on a PostgreSQL node correlation refuses with a clear message and these
--- tables stay empty.
+-- The observable index (thiqa.correlate, thiqa/correlate/pg_index.py): the same rows and
+-- meaning as migrations/0005_correlate.sql. key is the same 63-bit hash (fits BIGINT).
 
 CREATE TABLE observables (
     key         BIGINT NOT NULL,
