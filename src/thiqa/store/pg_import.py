@@ -23,7 +23,8 @@ import orjson
 
 from thiqa.audit import AuditQuery
 from thiqa.errors import Conflict, StoreError
-from thiqa.store.postgres import Cursor, PostgresStore
+from thiqa.store.postgres import PostgresStore
+from thiqa.store.postgres_sql import Cursor
 
 # (table, columns, key order), parents before children (PostgreSQL checks the foreign
 # keys of the administrative tables).

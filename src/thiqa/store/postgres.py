@@ -19,14 +19,15 @@ also covers deletions and admin changes, and costs no row version.
 server's default), so a commit has reached the server's WAL on disk when it returns.
 
 Reads use a small pool of autocommit connections (each statement sees what was committed
-before it started), never the writer's. Bulk inserts go through binary ``COPY``.
+before it started), never the writer's. Bulk inserts go through binary ``COPY``. The
+write path (:class:`thiqa.store.postgres_write.Writer`) and the translation of queries
+and :class:`Visibility` into SQL (:mod:`thiqa.store.postgres_sql`) are modules of their
+own, beside sqlite.py's ``_Writer``, ``_conditions`` and ``_visible``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import threading
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -37,7 +38,7 @@ from psycopg import errors as pg_errors
 
 from thiqa.audit import AuditQuery, Event
 from thiqa.errors import BadRequest, Conflict, StoreError
-from thiqa.handling import Handling, Marks, Pap, Tlp
+from thiqa.handling import Pap, Tlp
 from thiqa.store import BulkWriter, heads
 from thiqa.store.model import (
     EVERYTHING,
@@ -46,7 +47,6 @@ from thiqa.store.model import (
     Community,
     CommunityKind,
     Grant,
-    Held,
     Member,
     NewVersion,
     ObjectQuery,
@@ -57,34 +57,21 @@ from thiqa.store.model import (
     Record,
     Release,
     ReleaseState,
-    Stamp,
     Status,
     Versions,
     Visibility,
 )
 from thiqa.store.pg_schema import LOCK_ARGS, WRITE_LOCK, migrate
 from thiqa.store.postgres_audit import PostgresAuditLog
-from thiqa.timestamps import format_us, version_key
+from thiqa.store.postgres_sql import Cursor, conditions, update_flags
+from thiqa.store.postgres_write import Writer
 
 Connection = psycopg.Connection[tuple[Any, ...]]
-Cursor = psycopg.Cursor[tuple[Any, ...]]
 
-# Ids per "= ANY(array)" lookup: large enough for few round trips, small enough that
-# the planner keeps to the index.
-_CHUNK = 10_000
 # Above this many match values a union of per-value index scans costs more than it saves.
 _UNION_MAX = 64
 # Idle read connections kept open; more are opened under load and closed after use.
 _POOL_IDLE = 8
-
-_VERSION_COLS = ("vid", "object_id", "vkey", "digest", "version", "type", "spec_version",
-                 "body")
-_VERSION_TYPES = ("int8", "text", "text", "bytea", "text", "text", "text", "bytea")
-_ENTRY_COLS = ("seq", "collection_pk", "vid", "object_id", "type", "vkey", "spec_version",
-               "date_added", "is_first", "is_last", "originator", "tlp", "pap",
-               "originator_control")
-_ENTRY_TYPES = ("int8", "int8", "int8", "text", "text", "text", "text", "int8", "bool",
-                "bool", "text", "int2", "int2", "bool")
 
 
 def _community(row: Sequence[Any]) -> Community:
@@ -94,10 +81,6 @@ def _community(row: Sequence[Any]) -> Community:
 
 
 SYSTEM = Origin("")
-
-
-def _same_json(a: bytes, b: bytes) -> bool:
-    return a == b or bool(orjson.loads(a) == orjson.loads(b))
 
 
 def redact(url: str) -> str:
@@ -444,10 +427,10 @@ class PostgresStore:
         if not items:
             return []
         with self._tx() as cx:
-            return _Writer(cx, collection_pk, now_us, origin).add(items)
+            return Writer(cx, collection_pk, now_us, origin).add(items)
 
     def query(self, q: ObjectQuery, *, bodies: bool = True) -> Page:
-        conds, params = _conditions(q)
+        conds, params = conditions(q)
         cols = ("e.seq, e.date_added, e.object_id, v.version, e.spec_version, e.tlp, "
                 "e.originator")
         if bodies:
@@ -482,7 +465,7 @@ class PostgresStore:
                         visibility: Visibility = EVERYTHING) -> int:
         q = ObjectQuery(collection_pk, ids=(object_id,), versions=versions,
                         spec_versions=spec_versions, visibility=visibility)
-        conds, params = _conditions(q)
+        conds, params = conditions(q)
         conds.append("e.object_id = %s")
         params.append(object_id)
         with self._tx() as cx:
@@ -497,7 +480,7 @@ class PostgresStore:
                 "SELECT seq, vkey, is_first, is_last FROM entries WHERE object_id = %s "
                 "AND collection_pk = %s", (object_id, collection_pk))]
             _, updates = heads.plan({object_id: left}, [])
-            _update_flags(cx, updates)
+            update_flags(cx, updates)
             # A version no collection holds any more is gone from the node, body included.
             cx.execute("DELETE FROM versions v WHERE v.vid = ANY(%s) AND NOT EXISTS (SELECT 1 "
                        "FROM entries WHERE object_id = %s AND vid = v.vid)",
@@ -576,13 +559,6 @@ def _rollback(cx: Connection) -> None:
         cx.rollback()
 
 
-def _update_flags(cx: Cursor, updates: Sequence[tuple[bool, bool, int]]) -> None:
-    if updates:
-        cx.execute("UPDATE entries e SET is_first = u.f, is_last = u.l FROM unnest("
-                   "%s::bool[], %s::bool[], %s::int8[]) AS u(f, l, seq) WHERE e.seq = u.seq",
-                   ([u[0] for u in updates], [u[1] for u in updates], [u[2] for u in updates]))
-
-
 class _Bulk:
     """:class:`thiqa.store.BulkWriter` on PostgreSQL: one transaction per ``commit_every``."""
 
@@ -613,7 +589,7 @@ class _Bulk:
             self.open = True
         cx = self.store._writer.cursor()
         try:
-            outcomes = _Writer(cx, self.pk, now_us, self.origin).add(items)
+            outcomes = Writer(cx, self.pk, now_us, self.origin).add(items)
         except pg_errors.IntegrityError as exc:
             self.abort()
             raise Conflict(_message(exc)) from exc
@@ -657,252 +633,3 @@ def _insert_collection(cx: Cursor, c: Collection) -> Collection:
     assert row is not None
     return Collection(int(row[0]), c.id, c.title, c.description, c.alias, c.created_us,
                       c.community_pk)
-
-
-def _conditions(q: ObjectQuery) -> tuple[list[str], list[Any]]:
-    """WHERE terms shared by every read: collection, visibility, versions, spec_version,
-    position."""
-    conds = ["e.collection_pk = %s"]
-    params: list[Any] = [q.collection_pk]
-    vis = q.visibility
-    seen, seen_params = _visible(vis, "e")
-    if seen is not None:
-        conds.append(seen)
-        params.extend(seen_params)
-    v = q.versions
-    if not v.all:
-        terms = []
-        # first and last are taken among the versions the reader may see: a later
-        # version it may not see must not hide the last one it may (nor betray itself).
-        for wanted, flag, cmp in ((v.first, "is_first", "<"), (v.last, "is_last", ">")):
-            if not wanted:
-                continue
-            if vis.everything:
-                terms.append(f"e.{flag}")
-                continue
-            other, other_params = _visible(Visibility(
-                tlp_below=vis.tlp_below, originator=vis.originator, recipient=vis.recipient),
-                "o")
-            terms.append(f"(e.{flag} OR NOT EXISTS (SELECT 1 FROM entries o WHERE "
-                         "o.object_id = e.object_id AND o.collection_pk = e.collection_pk AND "
-                         f"o.vkey {cmp} e.vkey AND {other}))")
-            params.extend(other_params)
-        if v.keys:
-            terms.append("e.vkey = ANY(%s)")
-            params.append(list(v.keys))
-        conds.append("(" + " OR ".join(terms) + ")" if terms else "FALSE")
-    if q.spec_versions:
-        conds.append("e.spec_version = ANY(%s)")
-        params.append(list(q.spec_versions))
-    # date_added is strictly increasing with seq (see _Writer), so a position is a date.
-    after = max(q.added_after or -1, q.after.date_added if q.after else -1)
-    if after >= 0:
-        conds.append("e.date_added > %s")
-        params.append(after)
-    return conds, params
-
-
-class _Writer:
-    """One add_versions transaction: dedupe, assign dates, keep first/last flags, stamp
-    each entry with its originator and handling (see :class:`thiqa.store.sqlite._Writer`,
-    whose decisions this repeats). Runs under the write lock (:class:`PostgresStore`).
-    """
-
-    def __init__(self, cx: Cursor, collection_pk: int, now_us: int, origin: Origin) -> None:
-        self.cx = cx
-        self.pk = collection_pk
-        self.origin = origin
-        row = cx.execute("SELECT last_added FROM clock").fetchone()
-        assert row is not None
-        self.next_added = max(now_us, int(row[0]) + 1)
-
-    def add(self, items: Sequence[NewVersion]) -> list[Outcome]:
-        ids = list({it.id for it in items})
-        shared: dict[tuple[str, str, bytes], int] = {}  # (id, vkey, digest) -> vid, any collection
-        here: dict[tuple[str, str], int] = {}           # (id, vkey) -> vid seen in this collection
-        unversioned: dict[str, tuple[str, str]] = {}    # id -> (vkey, version) seen here
-        held: dict[str, list[heads.Held]] = defaultdict(list)
-        foreign: dict[tuple[str, str], list[tuple[int, Held]]] = defaultdict(list)
-        seen_sql, seen_params = _visible(self.origin.sees, "e")
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start:start + _CHUNK]
-            # Every collection's entries of these ids: the versions they hold are the
-            # versions of these ids on the node (see migration 0003).
-            for (seq, cpk, oid, vkey, vid, first, last, version, digest, originator, tlp, pap,
-                 control, community_pk, seen) in self.cx.execute(
-                    "SELECT e.seq, e.collection_pk, e.object_id, e.vkey, e.vid, e.is_first, "
-                    "e.is_last, v.version, v.digest, e.originator, e.tlp, e.pap, "
-                    f"e.originator_control, c.community_pk, {seen_sql or 'TRUE'} FROM entries e "
-                    "JOIN versions v ON v.vid = e.vid JOIN collections c ON c.pk = "
-                    "e.collection_pk WHERE e.object_id = ANY(%s)",
-                    [*seen_params, chunk]):
-                shared[(oid, vkey, bytes(digest))] = vid
-                if cpk == self.pk:
-                    held[oid].append(heads.Held(seq, vkey, first, last))
-                    if seen:
-                        here[(oid, vkey)] = vid
-                        unversioned.setdefault(oid, (vkey, version))
-                if seen and originator != self.origin.originator:
-                    foreign[(oid, vkey)].append((seq, Held(
-                        cpk, community_pk, originator,
-                        Handling(Tlp(tlp), Pap(pap), control))))
-        recipients = self._recipients(foreign)
-
-        created: dict[int, bytes] = {}  # bodies of the versions this batch creates, by vid
-        version_rows: list[list[Any]] = []
-        entry_rows: list[tuple[NewVersion, int, str, int, Stamp]] = []
-        stamps: dict[Marks, Stamp] = {}
-        outcomes: list[Outcome] = []
-        # Version ids are drawn below, once their number is known; until then a new
-        # version is known by a negative placeholder.
-        placeholder = 0
-        for it in items:
-            vkey, version = it.vkey, it.version
-            if vkey is None or version is None:
-                # No created/modified (most SCOs): the object has one version in a
-                # collection, dated by its first arrival there (TAXII 2.1 §4.3.1
-                # "consistent to the server").
-                prior = unversioned.get(it.id)
-                if prior is None:
-                    version = format_us(self.next_added)
-                    vkey = version_key(version)
-                    unversioned[it.id] = (vkey, version)
-                else:
-                    vkey, version = prior
-            key = (it.id, vkey)
-            if key in here:
-                vid = here[key]
-                if _same_json(created[vid] if vid in created else self._body(vid), it.body):
-                    # TAXII 2.1 §5.5: an exact duplicate is not an error.
-                    outcomes.append(Outcome(it.id, version, True))
-                else:
-                    outcomes.append(Outcome(it.id, version, False,
-                                            "a different object with this id and version is "
-                                            "already in this collection; versions are "
-                                            "immutable, so publish a new version with a later "
-                                            "'modified'"))
-                continue
-            # Feeds repeat a handful of markings: resolve each distinct one once per batch.
-            stamp = stamps.get(it.marks)
-            if stamp is None:
-                stamp = stamps[it.marks] = Stamp(self.origin.originator,
-                                                 it.marks.resolve(self.origin.defaults))
-            received = foreign.get(key)
-            if received:
-                decided = self.origin.gate(it.id, stamp, [_with_recipients(h, recipients.get(seq))
-                                                   for seq, h in received])
-                if isinstance(decided, str):
-                    outcomes.append(Outcome(it.id, version, False, decided))
-                    continue
-                stamp = decided
-            digest = hashlib.blake2b(it.body, digest_size=16).digest()
-            vid = shared.get((it.id, vkey, digest), 0)
-            if not vid:
-                placeholder -= 1
-                vid = placeholder
-                version_rows.append([vid, it.id, vkey, digest, version, it.type,
-                                     it.spec_version, it.body])
-                shared[(it.id, vkey, digest)] = vid
-                created[vid] = it.body
-            here[key] = vid
-            entry_rows.append((it, vid, vkey, self.next_added, stamp))
-            self.next_added += 1
-            outcomes.append(Outcome(it.id, version, True))
-
-        if not entry_rows:
-            return outcomes
-        flags, updates = heads.plan(held, [(row[0].id, row[2]) for row in entry_rows])
-        first_vid = self._draw("versions_vid_seq", len(version_rows))
-        for row in version_rows:
-            row[0] = first_vid - 1 - row[0]  # placeholder -1, -2, ... -> first_vid, +1, ...
-        _copy(self.cx, "versions", _VERSION_COLS, _VERSION_TYPES, version_rows)
-        seq = self._draw("entries_seq_seq", len(entry_rows))
-        rows: list[tuple[Any, ...]] = []
-        red: list[tuple[int, str]] = []
-        levels: dict[Handling, tuple[int, int, bool]] = {}
-        for (it, vid, vkey, added, stamp), (first, last) in zip(entry_rows, flags, strict=True):
-            h = stamp.handling
-            level = levels.get(h)
-            if level is None:
-                level = levels[h] = (int(h.tlp), int(h.pap), bool(h.originator_control))
-            rows.append((seq, self.pk, vid if vid > 0 else first_vid - 1 - vid, it.id, it.type,
-                         vkey, it.spec_version, added, first, last, stamp.originator, *level))
-            red.extend((seq, org) for org in h.recipients)
-            seq += 1
-        _copy(self.cx, "entries", _ENTRY_COLS, _ENTRY_TYPES, rows)
-        _copy(self.cx, "red_recipients", ("seq", "org_id"), ("int8", "text"), red)
-        _update_flags(self.cx, updates)
-        self.cx.execute("UPDATE clock SET last_added = %s", (self.next_added - 1,))
-        return outcomes
-
-    def _draw(self, sequence: str, n: int) -> int:
-        """The first of ``n`` consecutive values of ``sequence`` (consecutive because
-        every writer draws under the write lock)."""
-        if n == 0:
-            return 0
-        row = self.cx.execute("SELECT setval(%s, nextval(%s) + %s - 1)",
-                              (sequence, sequence, n)).fetchone()
-        assert row is not None
-        return int(row[0]) - n + 1
-
-    def _recipients(self, foreign: dict[tuple[str, str], list[tuple[int, Held]]]
-                    ) -> dict[int, tuple[str, ...]]:
-        """The named recipients of the RED versions among ``foreign``, by entry seq."""
-        seqs = [seq for found in foreign.values() for seq, h in found
-                if h.handling.tlp is Tlp.RED]
-        out: dict[int, list[str]] = defaultdict(list)
-        if seqs:
-            for seq, org in self.cx.execute("SELECT seq, org_id FROM red_recipients WHERE "
-                                            "seq = ANY(%s)", (seqs,)):
-                out[seq].append(org)
-        return {seq: tuple(orgs) for seq, orgs in out.items()}
-
-    def _body(self, vid: int) -> bytes:
-        row = self.cx.execute("SELECT body FROM versions WHERE vid = %s", (vid,)).fetchone()
-        assert row is not None
-        return bytes(row[0])
-
-
-def _copy(cx: Cursor, table: str, cols: Sequence[str], types: Sequence[str],
-          rows: Sequence[Sequence[Any]]) -> None:
-    """Insert ``rows`` with one binary COPY (psycopg encodes the rows in C)."""
-    if not rows:
-        return
-    with cx.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types(list(types))
-        for row in rows:
-            copy.write_row(row)
-
-
-def _with_recipients(h: Held, recipients: tuple[str, ...] | None) -> Held:
-    if not recipients:
-        return h
-    x = h.handling
-    return Held(h.collection_pk, h.community_pk, h.originator,
-                Handling(x.tlp, x.pap, x.originator_control, recipients))
-
-
-def _visible(vis: Visibility, e: str) -> tuple[str | None, list[Any]]:
-    """The WHERE condition on entry alias ``e`` that :class:`Visibility` describes, or
-    None when it admits every entry. A literal translation: the policy decided."""
-    conds: list[str] = []
-    params: list[Any] = []
-    if vis.collections is not None:
-        if not vis.collections:
-            return "FALSE", []
-        conds.append(f"{e}.collection_pk = ANY(%s)")
-        params.append(sorted(vis.collections))
-    if not vis.everything:
-        alternatives = []
-        if vis.tlp_below > 0:
-            alternatives.append(f"{e}.tlp < %s")
-            params.append(vis.tlp_below)
-        if vis.originator is not None:
-            alternatives.append(f"{e}.originator = %s")
-            params.append(vis.originator)
-        if vis.recipient is not None:
-            alternatives.append(f"EXISTS (SELECT 1 FROM red_recipients r WHERE r.seq = {e}.seq "
-                                "AND r.org_id = %s)")
-            params.append(vis.recipient)
-        conds.append("(" + " OR ".join(alternatives) + ")" if alternatives else "FALSE")
-    return (" AND ".join(conds) if conds else None), params
