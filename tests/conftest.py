@@ -43,13 +43,15 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     pg.drop()
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    # Loud, once: a green run that silently skipped half the backends would mislead.
-    # (Under xdist the workers decide; the controller asks the same question.)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # Loud, once, as the run's last line: a green run that silently skipped half the
+    # backends would mislead. (Under xdist the workers decide; the controller, which
+    # prints, asks the same question.)
+    reporter: Any = config.pluginmanager.get_plugin("terminalreporter")
     why = pg.unavailable()
-    if why is not None:
-        terminalreporter.write_line(f"!!! PostgreSQL half of the suite SKIPPED: {why}",
-                                    red=True, bold=True)
+    if why is not None and reporter is not None and not hasattr(config, "workerinput"):
+        reporter.write_line(f"!!! PostgreSQL half of the suite SKIPPED: {why}",
+                            red=True, bold=True)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
