@@ -46,16 +46,34 @@ def warninglist_folders(settings: Settings) -> list[Path]:
     return [*folders, settings.data_dir / "warninglists"]
 
 
+def open_index(store: Store) -> tuple[Indexer, IndexReader]:
+    """The observable index's indexer and reader on the store's database (SQLite's file,
+    or the PostgreSQL store's database: :mod:`thiqa.correlate.pg_index`)."""
+    from thiqa.store.sqlite import SQLiteStore
+
+    if isinstance(store, SQLiteStore):
+        return Indexer(store.path), IndexReader(store.path)
+    try:
+        from thiqa.store.postgres import PostgresStore
+    except ModuleNotFoundError:  # no driver, so no PostgreSQL store either
+        pass
+    else:
+        if isinstance(store, PostgresStore):
+            from thiqa.correlate.pg_index import PgIndexer, PgIndexReader
+
+            return PgIndexer(store.url), PgIndexReader(store.url)
+    raise ConfigError(f"correlation cannot run on a {type(store).__name__}")
+
+
 class Correlation:
     def __init__(self, settings: Settings, store: Store, clock: Clock | None = None) -> None:
-        path = database_path(store)
         clock = clock or Clock()
         self.store = store
         self.clock = clock
         self.model = score.model(settings, lambda ref: (org.id if (org := store.get_org(ref))
                                                         else None))
-        self.indexer = Indexer(path)
-        self.reader = IndexReader(path)
+        self.indexer, self.reader = open_index(store)
+        path = database_path(store)
         self.warninglists = Warninglists.load(*warninglist_folders(settings))
         self.matcher = Matcher(self.reader,
                                lambda: {c.pk: c.id for c in store.list_collections()},
