@@ -54,6 +54,7 @@ from thiqa.store.model import (
     Origin,
     Outcome,
     Page,
+    Provenance,
     Record,
     Release,
     ReleaseState,
@@ -63,6 +64,7 @@ from thiqa.store.model import (
 )
 from thiqa.store.pg_schema import LOCK_ARGS, WRITE_LOCK, migrate
 from thiqa.store.postgres_audit import PostgresAuditLog
+from thiqa.store.postgres_provenance import ProvenanceTables
 from thiqa.store.postgres_sql import Cursor, conditions, update_flags
 from thiqa.store.postgres_write import Writer
 
@@ -93,7 +95,7 @@ def redact(url: str) -> str:
     return f"postgresql://{info.get('user', '')}@{host}:{info.get('port', 5432)}/{db}"
 
 
-class PostgresStore:
+class PostgresStore(ProvenanceTables):
     """:class:`thiqa.store.Store` on PostgreSQL."""
 
     def __init__(self, url: str) -> None:
@@ -306,7 +308,7 @@ class PostgresStore:
             return cx.rowcount > 0
 
     # -- collections ------------------------------------------------------------------
-    _COLL_COLS = "pk, id, title, description, alias, created_us, community_pk"
+    _COLL_COLS = "pk, id, title, description, alias, created_us, community_pk, public"
 
     def add_collection(self, collection: Collection) -> Collection:
         with self._tx() as cx:
@@ -315,11 +317,16 @@ class PostgresStore:
     def get_collection(self, ref: str) -> Collection | None:
         rows = self._read(f"SELECT {self._COLL_COLS} FROM collections WHERE id = %s OR "
                           "alias = %s", (ref, ref))
-        return Collection(*rows[0]) if rows else None
+        return _collection(rows[0]) if rows else None
 
     def list_collections(self) -> list[Collection]:
         rows = self._read(f"SELECT {self._COLL_COLS} FROM collections ORDER BY pk")
-        return [Collection(*r) for r in rows]
+        return [_collection(r) for r in rows]
+
+    def set_public(self, collection_pk: int, public: bool) -> None:
+        with self._tx() as cx:
+            cx.execute("UPDATE collections SET public = %s WHERE pk = %s",
+                       (public, collection_pk))
 
     def set_grant(self, grant: Grant) -> None:
         with self._tx() as cx:
@@ -419,15 +426,16 @@ class PostgresStore:
     def community_collections(self, community_pk: int) -> list[Collection]:
         rows = self._read(f"SELECT {self._COLL_COLS} FROM collections WHERE community_pk = %s "
                           "ORDER BY pk", (community_pk,))
-        return [Collection(*r) for r in rows]
+        return [_collection(r) for r in rows]
 
     # -- object versions --------------------------------------------------------------
     def add_versions(self, collection_pk: int, items: Sequence[NewVersion],
-                     now_us: int, origin: Origin = SYSTEM) -> list[Outcome]:
+                     now_us: int, origin: Origin = SYSTEM,
+                     provenance: Provenance | None = None) -> list[Outcome]:
         if not items:
             return []
         with self._tx() as cx:
-            return Writer(cx, collection_pk, now_us, origin).add(items)
+            return Writer(cx, collection_pk, now_us, origin).add(items, provenance)
 
     def query(self, q: ObjectQuery, *, bodies: bool = True) -> Page:
         conds, params = conditions(q)
@@ -462,7 +470,7 @@ class PostgresStore:
 
     def delete_versions(self, collection_pk: int, object_id: str, versions: Versions,
                         spec_versions: tuple[str, ...] = (),
-                        visibility: Visibility = EVERYTHING) -> int:
+                        visibility: Visibility = EVERYTHING, reason: str = "delete") -> int:
         q = ObjectQuery(collection_pk, ids=(object_id,), versions=versions,
                         spec_versions=spec_versions, visibility=visibility)
         conds, params = conditions(q)
@@ -474,7 +482,12 @@ class PostgresStore:
             if not doomed:
                 return 0
             seqs = [d[0] for d in doomed]
+            row = cx.execute("SELECT head FROM clock").fetchone()
+            assert row is not None
+            # Each deleted entry leaves a tombstone in the event log (trigger, 0008).
             cx.execute("DELETE FROM entries WHERE seq = ANY(%s)", (seqs,))
+            if reason != "delete":
+                cx.execute("UPDATE events SET kind = %s WHERE seq > %s", (reason, row[0]))
             cx.execute("DELETE FROM red_recipients WHERE seq = ANY(%s)", (seqs,))
             left = [heads.Held(r[0], r[1], bool(r[2]), bool(r[3])) for r in cx.execute(
                 "SELECT seq, vkey, is_first, is_last FROM entries WHERE object_id = %s "
@@ -571,7 +584,8 @@ class _Bulk:
         self.pending = 0
         self.open = False
 
-    def add(self, items: Sequence[NewVersion], now_us: int) -> list[Outcome]:
+    def add(self, items: Sequence[NewVersion], now_us: int,
+            provenance: Provenance | None = None) -> list[Outcome]:
         if not items:
             return []
         if not self.open:
@@ -589,7 +603,7 @@ class _Bulk:
             self.open = True
         cx = self.store._writer.cursor()
         try:
-            outcomes = Writer(cx, self.pk, now_us, self.origin).add(items)
+            outcomes = Writer(cx, self.pk, now_us, self.origin).add(items, provenance)
         except pg_errors.IntegrityError as exc:
             self.abort()
             raise Conflict(_message(exc)) from exc
@@ -625,11 +639,18 @@ class _Bulk:
         self.store._lock.release()
 
 
+def _collection(row: Sequence[Any]) -> Collection:
+    pk, cid, title, description, alias, created_us, community_pk, public = row
+    return Collection(pk, cid, title, description, alias, created_us, community_pk,
+                      bool(public))
+
+
 def _insert_collection(cx: Cursor, c: Collection) -> Collection:
     cx.execute("INSERT INTO collections (id, alias, title, description, created_us, "
-               "community_pk) VALUES (%s, %s, %s, %s, %s, %s) RETURNING pk",
-               (c.id, c.alias, c.title, c.description, c.created_us, c.community_pk))
+               "community_pk, public) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING pk",
+               (c.id, c.alias, c.title, c.description, c.created_us, c.community_pk,
+                c.public))
     row = cx.fetchone()
     assert row is not None
     return Collection(int(row[0]), c.id, c.title, c.description, c.alias, c.created_us,
-                      c.community_pk)
+                      c.community_pk, c.public)

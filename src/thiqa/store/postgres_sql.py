@@ -10,6 +10,7 @@ from typing import Any
 
 import psycopg
 
+from thiqa.handling import Tlp
 from thiqa.store.model import ObjectQuery, Visibility
 
 Cursor = psycopg.Cursor[tuple[Any, ...]]
@@ -33,10 +34,12 @@ def conditions(q: ObjectQuery) -> tuple[list[str], list[Any]]:
         for wanted, flag, cmp in ((v.first, "is_first", "<"), (v.last, "is_last", ">")):
             if not wanted:
                 continue
-            if vis.everything:
+            if vis.everything and not vis.clear_in:
                 terms.append(f"e.{flag}")
                 continue
-            other, other_params = visible(Visibility(
+            # o is in e's collection: without open publication, the collection term of
+            # the visibility is already decided and only the handling terms remain.
+            other, other_params = visible(vis if vis.clear_in else Visibility(
                 tlp_below=vis.tlp_below, originator=vis.originator, recipient=vis.recipient),
                 "o")
             terms.append(f"(e.{flag} OR NOT EXISTS (SELECT 1 FROM entries o WHERE "
@@ -50,6 +53,11 @@ def conditions(q: ObjectQuery) -> tuple[list[str], list[Any]]:
     if q.spec_versions:
         conds.append("e.spec_version = ANY(%s)")
         params.append(list(q.spec_versions))
+    if q.text:
+        # SQLite's instr(lower(body), ?): the body's text, case-folded, contains it.
+        conds.append("strpos(lower(convert_from((SELECT t.body FROM versions t WHERE "
+                     "t.vid = e.vid), 'UTF8')), %s) > 0")
+        params.append(q.text.lower())
     # date_added is strictly increasing with seq (see _Writer), so a position is a date.
     after = max(q.added_after or -1, q.after.date_added if q.after else -1)
     if after >= 0:
@@ -61,6 +69,15 @@ def conditions(q: ObjectQuery) -> tuple[list[str], list[Any]]:
 def visible(vis: Visibility, e: str) -> tuple[str | None, list[Any]]:
     """The WHERE condition on entry alias ``e`` that :class:`Visibility` describes, or
     None when it admits every entry. A literal translation: the policy decided."""
+    cond, params = _scoped(vis, e)
+    if not vis.clear_in:
+        return cond, params
+    # Openly published: the CLEAR versions of these collections, to anyone.
+    return (f"(({cond or 'TRUE'}) OR ({e}.collection_pk = ANY(%s) AND "
+            f"{e}.tlp = {int(Tlp.CLEAR)}))", [*params, sorted(vis.clear_in)])
+
+
+def _scoped(vis: Visibility, e: str) -> tuple[str | None, list[Any]]:
     conds: list[str] = []
     params: list[Any] = []
     if vis.collections is not None:

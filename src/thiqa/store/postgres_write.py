@@ -17,7 +17,8 @@ import orjson
 
 from thiqa.handling import Handling, Marks, Pap, Tlp
 from thiqa.store import heads
-from thiqa.store.model import Held, NewVersion, Origin, Outcome, Stamp
+from thiqa.store.model import Held, NewVersion, Origin, Outcome, Provenance, Stamp
+from thiqa.store.postgres_provenance import record_provenance
 from thiqa.store.postgres_sql import Cursor, update_flags, visible
 from thiqa.timestamps import format_us, version_key
 
@@ -53,7 +54,8 @@ class Writer:
         assert row is not None
         self.next_added = max(now_us, int(row[0]) + 1)
 
-    def add(self, items: Sequence[NewVersion]) -> list[Outcome]:
+    def add(self, items: Sequence[NewVersion],
+            provenance: Provenance | None = None) -> list[Outcome]:
         ids = list({it.id for it in items})
         shared: dict[tuple[str, str, bytes], int] = {}  # (id, vkey, digest) -> vid, any collection
         here: dict[tuple[str, str], int] = {}           # (id, vkey) -> vid seen in this collection
@@ -90,10 +92,11 @@ class Writer:
         entry_rows: list[tuple[NewVersion, int, str, int, Stamp]] = []
         stamps: dict[Marks, Stamp] = {}
         outcomes: list[Outcome] = []
+        vouched: list[tuple[int, int]] = []  # (vid, item index) of new bodies to vouch for
         # Version ids are drawn below, once their number is known; until then a new
         # version is known by a negative placeholder.
         placeholder = 0
-        for it in items:
+        for index, it in enumerate(items):
             vkey, version = it.vkey, it.version
             if vkey is None or version is None:
                 # No created/modified (most SCOs): the object has one version in a
@@ -141,6 +144,8 @@ class Writer:
                                      it.spec_version, it.body])
                 shared[(it.id, vkey, digest)] = vid
                 created[vid] = it.body
+                if provenance is not None and stamp.originator == self.origin.originator:
+                    vouched.append((vid, index))
             here[key] = vid
             entry_rows.append((it, vid, vkey, self.next_added, stamp))
             self.next_added += 1
@@ -169,7 +174,12 @@ class Writer:
         _copy(self.cx, "entries", _ENTRY_COLS, _ENTRY_TYPES, rows)
         _copy(self.cx, "red_recipients", ("seq", "org_id"), ("int8", "text"), red)
         update_flags(self.cx, updates)
-        self.cx.execute("UPDATE clock SET last_added = %s", (self.next_added - 1,))
+        if provenance is not None and vouched:
+            record_provenance(self.cx, provenance,
+                              [(first_vid - 1 - vid, index) for vid, index in vouched])
+        # The log's head moves with the entries, in their transaction (pg_migrations/0008).
+        self.cx.execute("UPDATE clock SET last_added = %s, head = %s",
+                        (self.next_added - 1, seq - 1))
         return outcomes
 
     def _draw(self, sequence: str, n: int) -> int:
