@@ -39,6 +39,16 @@ def make_store(kind: str, tmp_path: Path) -> Store:
     raise AssertionError(kind)
 
 
+def reopen(store: Store) -> Store:
+    """A new store on the same database as ``store`` (as a restarted process opens it)."""
+    if isinstance(store, SQLiteStore):
+        return SQLiteStore(store.path)
+    from thiqa.store.postgres import PostgresStore
+
+    assert isinstance(store, PostgresStore)
+    return PostgresStore(store.url)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     pg.drop()
 

@@ -172,6 +172,17 @@ class PgIndexReader(IndexReader):
     def entries(self, seqs: Sequence[int]) -> list[tuple[Any, ...]]:
         return self.read(
             "SELECT e.seq, e.collection_pk, e.is_last, v.version, v.body, e.tlp, e.originator, "
+            "(SELECT string_agg(r.org_id, ' ') FROM red_recipients r WHERE r.seq = e.seq), "
+            "e.date_added FROM entries e JOIN versions v ON v.vid = e.vid "
+            "WHERE e.seq = ANY(%s)", (list(seqs),))
+
+    def sightings(self, object_ids: Sequence[str]) -> list[tuple[Any, ...]]:
+        # sightings_of is filled by the hunter, not on PostgreSQL yet
+        # (correlate.service.NOT_ON_POSTGRES): until then it is empty here.
+        if not object_ids:
+            return []
+        return self.read(
+            "SELECT s.object_id, s.count, s.last_seen, e.collection_pk, e.tlp, e.originator, "
             "(SELECT string_agg(r.org_id, ' ') FROM red_recipients r WHERE r.seq = e.seq) "
-            "FROM entries e JOIN versions v ON v.vid = e.vid WHERE e.seq = ANY(%s)",
-            (list(seqs),))
+            "FROM unnest(%s::text[]) AS j(value) JOIN sightings_of s ON s.object_id = j.value "
+            "JOIN entries e ON e.seq = s.seq AND e.is_last", (list(object_ids),))

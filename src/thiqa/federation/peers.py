@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from thiqa.errors import BadRequest, Conflict, NotFound
+from thiqa.errors import BadRequest, ConfigError, Conflict, NotFound
 from thiqa.federation import transport, trust
 from thiqa.store.model import Collection
 from thiqa.store.sqlite import SQLiteStore
@@ -34,6 +34,16 @@ if TYPE_CHECKING:
 Mode = Literal["pull", "push", "both"]
 Direction = Literal["pull", "push"]
 MODES: tuple[Mode, ...] = ("pull", "push", "both")
+# Peering reads and writes its tables (and the partner-facing catch-up, sync.py) with
+# SQLite's SQL; the PostgreSQL store has the tables (pg_migrations/0011), not the code.
+NOT_ON_POSTGRES = ("peering (thiqa peer, the partner endpoints and the federation "
+                   "worker) is not yet available on the PostgreSQL store; use the SQLite "
+                   "store for a peering node")
+
+
+def available(store: object) -> bool:
+    """Whether peering runs on ``store`` (not yet on PostgreSQL: NOT_ON_POSTGRES)."""
+    return isinstance(store, SQLiteStore)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +93,7 @@ class PeerTable:
 
     def __init__(self, store: object) -> None:
         if not isinstance(store, SQLiteStore):
-            raise BadRequest(f"peering needs the SQLite store, not {type(store).__name__}")
+            raise ConfigError(NOT_ON_POSTGRES)
         self.store = store
 
     def add(self, peer: Peer, maps: dict[int, str]) -> None:

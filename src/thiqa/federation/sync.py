@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from thiqa.auth import Principal
-from thiqa.errors import BadRequest
+from thiqa.errors import BadRequest, ConfigError
 from thiqa.federation.export import attach_provenance
 from thiqa.store.model import EVERYTHING, ObjectQuery, Page, Versions, Visibility
 from thiqa.store.sqlite import SQLiteStore, _marks
@@ -41,7 +41,10 @@ def pair(object_id: Any, version: Any) -> Pair:
 
 
 def _sqlite(node: Node) -> SQLiteStore:
-    assert isinstance(node.store, SQLiteStore)
+    if not isinstance(node.store, SQLiteStore):
+        from thiqa.federation.peers import NOT_ON_POSTGRES
+
+        raise ConfigError(NOT_ON_POSTGRES)
     return node.store
 
 
