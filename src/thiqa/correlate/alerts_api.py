@@ -46,7 +46,7 @@ def page_params(params: dict[str, str]) -> tuple[str | None, int, int]:
 class AlertsApi:
     def __init__(self, node: Node, correlation: Correlation) -> None:
         self.node = node
-        self.correlation = correlation
+        self.alerts = correlation.alerts
 
     async def list(self, request: Request) -> Response:
         who = await run_in_threadpool(self.node.authenticate,
@@ -54,8 +54,8 @@ class AlertsApi:
         state, limit, after = page_params(dict(request.query_params))
 
         def work() -> bytes:
-            alerts, more = self.correlation.alerts.list_for(who.org.id, state=state,
-                                                            after=after, limit=limit)
+            alerts, more = self.alerts.list_for(who.org.id, state=state, after=after,
+                                                limit=limit)
             body = {"alerts": [a.as_json() for a in alerts], "more": more}
             if more:
                 body["next"] = str(alerts[-1].pk)
@@ -70,8 +70,8 @@ class AlertsApi:
                                                          "acknowledge alerts")
             raise Forbidden("a reader key may not acknowledge alerts")
         alert_id = request.path_params["aid"]
-        alert = await run_in_threadpool(self.correlation.alerts.acknowledge, who.org.id,
-                                        alert_id, who.key.id)
+        alert = await run_in_threadpool(self.alerts.acknowledge, who.org.id, alert_id,
+                                        who.key.id)
         if alert is None:
             raise NotFound(f"no alert {alert_id!r}")
         return Response(orjson.dumps(alert.as_json()), media_type=JSON)

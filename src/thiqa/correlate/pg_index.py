@@ -177,8 +177,8 @@ class PgIndexReader(IndexReader):
             "WHERE e.seq = ANY(%s)", (list(seqs),))
 
     def sightings(self, object_ids: Sequence[str]) -> list[tuple[Any, ...]]:
-        # sightings_of is filled by the hunter, not on PostgreSQL yet
-        # (correlate.service.NOT_ON_POSTGRES): until then it is empty here.
+        # IndexReader.sightings with an array for SQLite's json_each (sightings_of is
+        # filled by the hunter, thiqa.correlate.hunt).
         if not object_ids:
             return []
         return self.read(

@@ -21,19 +21,13 @@ from thiqa.correlate.hunt import Hunter, HuntReport
 from thiqa.correlate.index import Indexer, IndexReader, IndexReport
 from thiqa.correlate.match import EVERYONE, Audience, Matcher, Result
 from thiqa.correlate.observations import Observations
+from thiqa.correlate.tables import open_tables
 from thiqa.correlate.warninglists import Warninglists
 from thiqa.errors import ConfigError
 from thiqa.node import Node
 from thiqa.settings import Settings
 from thiqa.store import Store
 from thiqa.store.model import ApiKey
-
-# Alerts, retained observations (retro-hunt) and sightings counts are written through
-# SQLite connections of their own (alerts.py, observations.py, hunt.py); they are not
-# on PostgreSQL yet, where the index and matching are (pg_index.py).
-NOT_ON_POSTGRES = ("alerts, retro-hunt and sightings counts are not yet available on the "
-                   "PostgreSQL store (matching and the observable index are); use the "
-                   "SQLite store for them")
 
 
 def warninglist_folders(settings: Settings) -> list[Path]:
@@ -75,60 +69,28 @@ class Correlation:
         self.matcher = Matcher(self.reader,
                                lambda: {c.pk: c.id for c in store.list_collections()},
                                self.warninglists, clock.now_us, self.model)
-        self._alerts: Alerts | None = None
-        self._observations: Observations | None = None
-        self._hunter: Hunter | None = None
-        from thiqa.store.sqlite import SQLiteStore
-
-        if isinstance(store, SQLiteStore):
-            path = store.path
-            self._alerts = Alerts(path, clock.new_uuid, clock.now_us)
-            self._observations = Observations(path, settings.observation_retention_days)
-            self._hunter = Hunter(path, self.matcher, self._alerts, self._observations,
-                                  lambda org_id: org_audience(store, org_id), clock.now_us,
-                                  stopped=self.indexer.is_stopped)
-
-    @property
-    def alerting(self) -> bool:
-        """Whether alerts, retro-hunt and sightings counts run on this store (not yet on
-        PostgreSQL: :data:`NOT_ON_POSTGRES`)."""
-        return self._alerts is not None
-
-    @property
-    def alerts(self) -> Alerts:
-        if self._alerts is None:
-            raise ConfigError(NOT_ON_POSTGRES)
-        return self._alerts
-
-    @property
-    def observations(self) -> Observations:
-        if self._observations is None:
-            raise ConfigError(NOT_ON_POSTGRES)
-        return self._observations
-
-    @property
-    def hunter(self) -> Hunter:
-        if self._hunter is None:
-            raise ConfigError(NOT_ON_POSTGRES)
-        return self._hunter
+        # Each on its own connection to the store's database (correlate/tables.py).
+        self.alerts = Alerts(open_tables(store), clock.new_uuid, clock.now_us)
+        self.observations = Observations(open_tables(store),
+                                         settings.observation_retention_days)
+        self.hunter = Hunter(open_tables(store), self.matcher, self.alerts, self.observations,
+                             lambda org_id: org_audience(store, org_id), clock.now_us,
+                             stopped=self.indexer.is_stopped)
 
     def catch_up(self, on_progress: Callable[[int, int], None] | None = None
                  ) -> tuple[IndexReport, HuntReport]:
         """Index every stored entry not indexed yet, then hunt what was indexed:
         sightings counted, retro-hunt and cross-organisation alerts raised."""
         indexed = self.indexer.catch_up(on_progress)
-        if self.indexer.is_stopped() or self._hunter is None:
-            # Not on PostgreSQL yet: indexing only, no hunt (NOT_ON_POSTGRES).
+        if self.indexer.is_stopped():
             return indexed, HuntReport()
-        return indexed, self._hunter.run()
+        return indexed, self.hunter.run()
 
     def observer(self, who: Principal | None) -> Callable[[list[Observed]], None] | None:
         """What keeps the values ``who`` submits to matching for retro-hunt: an
         organisation's key (not an admin's, nor the operator's: their matches see every
         collection, and an alert must hold only what its organisation may see)."""
-        if (who is None or who.is_admin or self._observations is None
-                or not self._observations.retention_us):
-            # (On PostgreSQL nothing is kept yet: NOT_ON_POSTGRES.)
+        if who is None or who.is_admin or not self.observations.retention_us:
             return None
         org_id = who.org.id
         return lambda batch: self.observations.keep(org_id, batch, self.clock.now_us())
@@ -137,8 +99,7 @@ class Correlation:
         """Raise ``match`` alerts for ``who``'s organisation: every matched value not
         known benign, with the matches of other organisations' objects (its own are no
         news). Not for admin keys or the operator (see :meth:`observer`)."""
-        if who is None or who.is_admin or self._alerts is None:
-            # (On PostgreSQL no alert is raised yet: NOT_ON_POSTGRES.)
+        if who is None or who.is_admin:
             return []
         org_id = who.org.id
         new = []
@@ -150,9 +111,9 @@ class Correlation:
         return self.alerts.raise_alerts(new)
 
     def close(self) -> None:
-        for part in (self._hunter, self._observations, self._alerts):
-            if part is not None:
-                part.close()
+        self.hunter.close()
+        self.observations.close()
+        self.alerts.close()
         self.indexer.close()
         self.reader.close()
 

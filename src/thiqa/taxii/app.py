@@ -371,8 +371,7 @@ def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> 
         # node-wide stream (thiqa.stream.model.Audience).
         streams.alert(orjson.dumps(alert.as_json()), StreamAudience(alert.org_id, Tlp.RED))
 
-    if correlation.alerting:  # not on PostgreSQL yet (correlate.service.NOT_ON_POSTGRES)
-        correlation.alerts.subscribe(deliver)
+    correlation.alerts.subscribe(deliver)
 
     def wrote() -> None:  # a peer's versions were stored: wake streams and the indexer
         streams.publish()

@@ -1,13 +1,13 @@
 -- Alerts, retained observations (retro-hunt) and sightings by indicator (scoring): the
--- same tables as migrations/0009_alerts.sql, so the schemas match. Alerts and retro-hunt
--- do not run on PostgreSQL yet (docs/postgresql.md): these tables stay empty until then.
+-- tables and meaning of migrations/0009_alerts.sql, written by correlation's own
+-- connections (thiqa/correlate/tables.py).
 
 CREATE TABLE alerts (
     pk          BIGSERIAL PRIMARY KEY,
     id          TEXT NOT NULL UNIQUE,
     org_id      TEXT NOT NULL,
     kind        TEXT NOT NULL CHECK (kind IN ('match', 'retro-hunt', 'cross-org')),
-    dedup       TEXT NOT NULL,
+    dedup       BYTEA NOT NULL,              -- UTF-8: NUL separators, which TEXT cannot hold
     created     BIGINT NOT NULL,
     value       TEXT NOT NULL,
     family      TEXT NOT NULL,
