@@ -11,17 +11,22 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from starlette.testclient import TestClient
 
 from tests.conftest import indicator, make_store
 from tests.store.test_store import T0, coll, nv
 from thiqa.audit import AuditQuery, Event
+from thiqa.cli import main
 from thiqa.clock import FakeClock
-from thiqa.errors import StoreError
+from thiqa.errors import ConfigError, StoreError
+from thiqa.federation.peers import PeerTable
 from thiqa.node import Node
 from thiqa.settings import Settings
-from thiqa.store.model import ObjectQuery
+from thiqa.store.model import EVERYTHING, ObjectQuery
 from thiqa.store.postgres import PostgresStore
+from thiqa.stream.model import Window
+from thiqa.stream.sqlite import event_log
 from thiqa.taxii import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -140,3 +145,27 @@ def test_a_nul_character_is_a_bad_request_and_changes_nothing(pg: PostgresStore,
     assert [o.name for o in pg.list_orgs()] == ["Agency A"]
     pg.append_audit([Event(1, "o", "k", "deny", "denied", "c", ("x\x00",), "named x\x00y")])
     assert pg.audit(AuditQuery(limit=1))[0].detail == "named x\ufffdy"
+
+
+def test_the_log_head_moves_only_when_a_write_commits(pg: PostgresStore) -> None:
+    # A sequence shows values drawn by transactions still open: the head must not, or a
+    # consumer would move past an event it then never reads.
+    c = coll(pg)
+    pg.add_versions(c.pk, [nv(indicator(1))], T0)
+    log = event_log(pg)
+    head = log.head()
+    with pg._tx() as cx:
+        cx.execute("DELETE FROM entries")  # the trigger draws the tombstone's seq
+        drawn = cx.execute("SELECT last_value FROM entries_seq_seq").fetchone()
+        assert drawn is not None and drawn[0] == head + 1
+        assert log.head() == head  # read on another connection: not committed yet
+    assert log.head() == head + 1
+    [tombstone] = log.after(head, Window(EVERYTHING, node_wide=True), 10)
+    assert (tombstone.kind, tombstone.object_id) == ("delete", indicator(1)["id"])
+
+
+def test_peering_refuses_in_plain_words(pg: PostgresStore, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"peering .* not yet available on the PostgreSQL"):
+        PeerTable(pg)
+    r = CliRunner().invoke(main, ["peer", "list", "--data", str(tmp_path), "--db", pg.url])
+    assert r.exit_code == 1 and "not yet available on the PostgreSQL store" in r.output

@@ -33,7 +33,8 @@ TABLES: tuple[tuple[str, str, str], ...] = (
     ("api_keys", "id, org_id, role, label, secret_hash, created_us, revoked_us", "id"),
     ("communities", "pk, id, kind, name, description, created_us, pair, default_tlp, "
                     "default_pap", "pk"),
-    ("collections", "pk, id, alias, title, description, created_us, community_pk", "pk"),
+    ("collections", "pk, id, alias, title, description, created_us, community_pk, public",
+     "pk"),
     ("grants", "collection_pk, org_id, can_read, can_write", "collection_pk, org_id"),
     ("community_members", "community_pk, org_id, role, joined_us", "community_pk, org_id"),
     ("versions", "vid, object_id, vkey, digest, version, type, spec_version, body", "vid"),
@@ -44,16 +45,41 @@ TABLES: tuple[tuple[str, str, str], ...] = (
     ("meta", "key, value", "key"),
     ("releases", "id, object_id, requester, originator, collection_pk, reason, state, "
                  "created_us, decided_us, grant_record, signature, signer", "id"),
+    ("signing_batches", "pk, node_id, org_id, key, signed_us, root, signature, leaves", "pk"),
+    ("provenance", "vid, batch_pk, leaf, received", "vid"),
+    ("trusted_keys", "fingerprint, public_key, node_id, orgs, name, pinned_us, valid_from_us, "
+                     "valid_until_us, revoked_us, replaced_by, tls_fingerprint", "fingerprint"),
+    ("node_keys", "fingerprint, public_key, created_us, retired_us, rotation", "fingerprint"),
+    ("events", "seq, kind, collection_pk, object_id, type, version, spec_version, time_us, "
+               "originator, tlp, body", "seq"),
+    ("webhooks", "id, org_id, collection_pk, url, secret, created_us, cursor, delivered, "
+                 "last_success_us, last_error, last_error_us, failures, next_attempt_us", "id"),
+    ("alerts", "pk, id, org_id, kind, dedup, created, value, family, normalised, score, body, "
+               "state, acked_by, acked_at", "pk"),
+    ("observers", "pk, org_id", "pk"),
+    ("observations", "key, observer, value, family, kind, first_seen, last_seen, count",
+     "key, observer, value"),
+    ("peers", "id, url, org_id, api_key, key_fingerprint, tls_fingerprint, mode, created_us",
+     "id"),
+    ("peer_maps", "peer_id, collection_pk, remote", "peer_id, collection_pk"),
+    ("peer_links", "peer_id, collection_pk, direction, remote, cursor, catchup_head, "
+                   "catchup_after, transferred, rejected, withdrawn, last_success_us, "
+                   "synced_us, last_error, last_error_us, failures",
+     "peer_id, collection_pk, direction"),
 )
+# Not copied: what the node rebuilds from the entries (the observable index, sightings
+# counts and the hunter's mark start again from 0, as on a new node).
 AUDIT = ("audit_events", "seq, at_us, org_id, key_id, action, outcome, collection, detail, "
          "objects", "seq")
 # Sequences that must continue after the copied values.
 SEQUENCES = (("collections", "pk"), ("communities", "pk"), ("versions", "vid"),
-             ("entries", "seq"), ("audit_events", "seq"))
+             ("audit_events", "seq"), ("signing_batches", "pk"), ("alerts", "pk"),
+             ("observers", "pk"))
 _FETCH = 10_000
 # Integer key columns; text keys are ordered byte-wise on both sides (COLLATE "C" is
 # SQLite's order), whatever the database's collation.
-_INT_KEYS = frozenset({"pk", "seq", "vid", "collection_pk", "community_pk"})
+_INT_KEYS = frozenset({"pk", "seq", "vid", "collection_pk", "community_pk", "key",
+                       "observer"})
 
 
 def _pg_order(key: str) -> str:
@@ -88,6 +114,8 @@ def migrate(source: Path, target: PostgresStore) -> list[Copied]:
         with target._tx() as cur:
             for table, cols, key in TABLES:
                 rows = _sqlite_rows(src, f"SELECT {cols} FROM {table} ORDER BY {key}")
+                if table == "alerts":  # the dedup key holds NUL: BYTEA on PostgreSQL
+                    rows = (_alert_row(r) for r in rows)
                 copied.append(_copy(cur, table, cols, rows))
             if audit_src is not None:
                 rows = (_audit_row(r) for r in _sqlite_rows(
@@ -96,6 +124,14 @@ def migrate(source: Path, target: PostgresStore) -> list[Copied]:
                 copied.append(_copy(cur, AUDIT[0], AUDIT[1], rows))
             clock = src.execute("SELECT last_added FROM clock").fetchone()[0]
             cur.execute("UPDATE clock SET last_added = %s", (clock,))
+            # The node sequence (entries, tombstones, alerts) goes on after the highest
+            # value SQLite handed out, and the event log's head is there.
+            head = src.execute(
+                "SELECT max(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'entries'), "
+                "0), COALESCE((SELECT MAX(seq) FROM entries), 0), "
+                "COALESCE((SELECT MAX(seq) FROM events), 0))").fetchone()[0]
+            cur.execute("UPDATE clock SET head = %s", (head,))
+            cur.execute("SELECT setval('entries_seq_seq', %s + 1, false)", (head,))
             for table, col in SEQUENCES:
                 cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{col}'), "
                             f"COALESCE((SELECT MAX({col}) FROM {table}), 0) + 1, false)")
@@ -113,6 +149,11 @@ def _sqlite_rows(cx: sqlite3.Connection, sql: str) -> Iterator[Sequence[Any]]:
     cur = cx.execute(sql)
     while batch := cur.fetchmany(_FETCH):
         yield from batch
+
+
+def _alert_row(row: Sequence[Any]) -> tuple[Any, ...]:
+    dedup = row[4]
+    return (*row[:4], dedup.encode() if isinstance(dedup, str) else dedup, *row[5:])
 
 
 def _audit_row(row: Sequence[Any]) -> tuple[Any, ...]:
