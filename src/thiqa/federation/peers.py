@@ -89,7 +89,8 @@ _LINK_COLS = ("peer_id, collection_pk, direction, remote, cursor, catchup_head, 
 
 
 class PeerTable:
-    """Peers, mappings and link states on the SQLite store."""
+    """Peers, mappings and link states on the SQLite store (not yet on PostgreSQL:
+    :data:`NOT_ON_POSTGRES`)."""
 
     def __init__(self, store: object) -> None:
         if not isinstance(store, SQLiteStore):
