@@ -21,7 +21,8 @@ from typing import Any
 from urllib.parse import quote
 
 PREFIX = "thiqa_t_"
-_state: dict[str, Any] = {}
+_state: dict[str, Any] = {}   # the server
+_slots: dict[str, dict[str, Any]] = {}  # the schemas, by slot
 
 
 def _server() -> str | None:
@@ -54,17 +55,20 @@ def unavailable() -> str | None:
     return None if _state["url"] else str(_state["why"])
 
 
-def schema_url() -> str:
-    """This process's migrated schema, emptied: a URL for :class:`PostgresStore`."""
+def schema_url(slot: str = "") -> str:
+    """This process's migrated schema, emptied: a URL for :class:`PostgresStore`. A test
+    that needs several PostgreSQL nodes names a ``slot`` (letters) for each other one."""
     import psycopg
 
     from thiqa.audit import AuditQuery
     from thiqa.store.postgres import PostgresStore
 
-    if "schema" not in _state:
+    st = _slots.setdefault(slot, {})
+    if "schema" not in st:
         base = _state["url"]
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-        schema = f"{PREFIX}{re.sub(r'[^a-z0-9]', '', worker.lower())}_{os.getpid()}"
+        schema = (f"{PREFIX}{re.sub(r'[^a-z0-9]', '', worker.lower())}{slot}"
+                  f"_{os.getpid()}")
         with psycopg.connect(base, autocommit=True) as cx:
             _drop_orphans(cx)
             cx.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
@@ -95,10 +99,10 @@ def schema_url() -> str:
                       "ALTER TABLE entries ENABLE TRIGGER USER",
                       "ALTER TABLE audit_events ENABLE TRIGGER USER",
                       *(f"ALTER SEQUENCE {s} RESTART" for s in sequences)]
-        _state.update(schema=schema, schema_url=url, cx=cx, reset="; ".join(statements),
+        st.update(schema=schema, schema_url=url, cx=cx, reset="; ".join(statements),
                       seeds={t: rows for t, rows in seeds.items() if rows})
-    _reset()
-    return str(_state["schema_url"])
+    _reset(st)
+    return str(st["schema_url"])
 
 
 def _children_first(tables: list[str], refs: list[tuple[str, str]]) -> list[str]:
@@ -115,10 +119,10 @@ def _children_first(tables: list[str], refs: list[tuple[str, str]]) -> list[str]
     return order
 
 
-def _reset() -> None:
-    cx = _state["cx"]
-    cx.execute(_state["reset"])
-    for table, rows in _state["seeds"].items():
+def _reset(st: dict[str, Any]) -> None:
+    cx = st["cx"]
+    cx.execute(st["reset"])
+    for table, rows in st["seeds"].items():
         marks = ", ".join(["%s"] * len(rows[0]))
         cx.cursor().executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
     cx.commit()
@@ -133,12 +137,14 @@ def _drop_orphans(cx: Any) -> None:
 
 
 def drop() -> None:
-    """Drop this process's schema (at the end of the session)."""
-    if "schema" not in _state:
+    """Drop this process's schemas (at the end of the session)."""
+    if not _slots:
         return
     import psycopg
 
-    _state["cx"].close()
     with psycopg.connect(_state["url"], autocommit=True) as cx:
-        cx.execute(f"DROP SCHEMA IF EXISTS {_state['schema']} CASCADE")
-    del _state["schema"]
+        for st in _slots.values():
+            if "schema" in st:
+                st["cx"].close()
+                cx.execute(f"DROP SCHEMA IF EXISTS {st['schema']} CASCADE")
+    _slots.clear()

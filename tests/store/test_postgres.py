@@ -7,23 +7,24 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from starlette.testclient import TestClient
 
 from tests.conftest import indicator, make_store
 from tests.store.test_store import T0, coll, nv
 from thiqa.audit import AuditQuery, Event
-from thiqa.cli import main
 from thiqa.clock import FakeClock
-from thiqa.errors import ConfigError, StoreError
-from thiqa.federation.peers import PeerTable
+from thiqa.errors import StoreError
+from thiqa.federation import sync
+from thiqa.federation.peers import LinkState, PeerTable
+from thiqa.federation.peers import Peer as FedPeer
 from thiqa.node import Node
 from thiqa.settings import Settings
-from thiqa.store.model import EVERYTHING, ObjectQuery
+from thiqa.store.model import ALL, EVERYTHING, ObjectQuery
 from thiqa.store.postgres import PostgresStore
 from thiqa.stream.model import Window
 from thiqa.stream.sqlite import event_log
@@ -164,8 +165,23 @@ def test_the_log_head_moves_only_when_a_write_commits(pg: PostgresStore) -> None
     assert (tombstone.kind, tombstone.object_id) == ("delete", indicator(1)["id"])
 
 
-def test_peering_refuses_in_plain_words(pg: PostgresStore, tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"peering .* not yet available on the PostgreSQL"):
-        PeerTable(pg)
-    r = CliRunner().invoke(main, ["peer", "list", "--data", str(tmp_path), "--db", pg.url])
-    assert r.exit_code == 1 and "not yet available on the PostgreSQL store" in r.output
+def test_peering_keeps_its_links_and_knows_what_it_holds(pg: PostgresStore) -> None:
+    c = coll(pg)
+    table = PeerTable(pg)
+    table.add(FedPeer("node--b", "http://127.0.0.1:9", "identity--b", "k", "fp", None,
+                      "both", T0), {c.pk: "remote"})
+    assert table.maps("node--b") == {c.pk: "remote"}
+    first = LinkState("node--b", c.pk, "pull", "remote", cursor=5, failures=2)
+    table.save(first)
+    table.save(replace(first, cursor=9, failures=0, last_error="gone"))  # replaced whole
+    assert table.links("node--b") == [replace(first, cursor=9, failures=0, last_error="gone")]
+
+    # What a collection lacks: neither held nor removed here (a tombstone counts as held,
+    # so a peer's copy of a deleted version does not come back).
+    pg.add_versions(c.pk, [nv(indicator(1)), nv(indicator(2))], T0)
+    assert pg.delete_versions(c.pk, str(indicator(2)["id"]), ALL) == 1
+    node = Node(Settings(data="unused"), pg, FakeClock())
+    version = str(indicator(1)["modified"])
+    pairs = [(str(indicator(n)["id"]), version) for n in (1, 2, 3, 3)]
+    assert sync.lacking(node, c.pk, pairs) == [2]
+    assert table.remove("node--b") and table.all() == []

@@ -47,9 +47,7 @@ class Federation:
         self.log = log_
         self.bus = bus
         self.wrote = wrote
-        # No worker where peering does not run (PostgreSQL, peers.NOT_ON_POSTGRES); its
-        # endpoints and commands refuse there in plain words.
-        self.table = PeerTable(node.store) if peers.available(node.store) else None
+        self.table = PeerTable(node.store)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._supervisor: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -58,8 +56,6 @@ class Federation:
         return http.routes(http.PeerApi(self.node, self.log, self.wrote))
 
     async def start(self) -> None:
-        if self.table is None:
-            return
         self._supervisor = asyncio.create_task(self._supervise())
 
     async def stop(self) -> None:
@@ -74,7 +70,6 @@ class Federation:
 
     async def _supervise(self) -> None:
         table = self.table
-        assert table is not None
         while not self._stopping.is_set():
             try:
                 found = {p.id: p for p in await run_in_threadpool(table.all)}
@@ -119,7 +114,6 @@ class Federation:
     async def _link(self, peer: Peer, partner: Partner, collection: Collection, remote: str,
                     direction: str) -> None:
         table = self.table
-        assert table is not None  # links run only where peering does (start)
         waiter = self.bus.subscribe() if direction == "push" else None
         pull = PullLink(self.node, table, peer, collection, remote, partner, self.wrote)
         push = (PushLink(self.node, self.log, table, peer, collection, remote, partner)
