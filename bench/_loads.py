@@ -86,12 +86,13 @@ def _output(what: str, done: _procs.Run) -> bytes:
     return done.stdout
 
 
-def thiqa_load(data: Path, path: Path) -> Load:
+def thiqa_load(data: Path, path: Path, db: str = "") -> Load:
     """``python -m thiqa load --no-index`` into an initialised node; every object must be
     stored. The observable index that ``thiqa load`` builds afterwards by default is
     correlation's cost, measured by bench/bench_correlate.py, not the store's."""
-    done = _procs.run(_procs.python("-m", "thiqa", "load", "--data", str(data), "--quiet",
-                                    "--no-index", "--json", str(path)), timeout=_TIMEOUT)
+    done = _procs.run(_procs.python("-m", "thiqa", "load", "--data", str(data), "--db", db,
+                                    "--quiet", "--no-index", "--json", str(path)),
+                      timeout=_TIMEOUT)
     report = orjson.loads(_output(f"thiqa load {path.name}", done))
     if report["stored"] != report["read"]:
         raise RuntimeError(f"thiqa load {path.name}: {report['rejected']} rejected, e.g. "

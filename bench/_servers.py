@@ -54,10 +54,10 @@ class _Bearer(httpx.Auth):
         yield request
 
 
-def init_thiqa(data: Path) -> str:
-    """Initialise a thiqa data directory; return its admin API key."""
-    done = _procs.run(_procs.python("-m", "thiqa", "init", "--data", str(data), "--json"),
-                      timeout=60)
+def init_thiqa(data: Path, db: str = "") -> str:
+    """Initialise a thiqa data directory (and its ``db``, if any); return its admin API key."""
+    done = _procs.run(_procs.python("-m", "thiqa", "init", "--data", str(data), "--db", db,
+                                    "--json"), timeout=60)
     if done.returncode != 0:
         raise RuntimeError(f"thiqa init failed: {done.stderr.decode(errors='replace')}")
     key: str = orjson.loads(done.stdout)["api_key"]["key"]

@@ -26,7 +26,8 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -46,6 +47,7 @@ ICS = DATA / "attack" / "ics-attack-18.1.stix21.json"
 
 # Targets from the benchmark issue.
 LOAD_TARGET = 20_000        # indicators/s, fully validated
+PG_FACTOR = 1.5             # PostgreSQL load time at most this multiple of SQLite's
 RAW_FACTOR = 2.0            # load time at most this multiple of the raw reference's
 INGEST_TARGET = 10_000      # objects/s over HTTP on ATT&CK enterprise
 READ_TARGET = 50_000        # objects/s, full paginated read
@@ -119,6 +121,40 @@ def bench_loads(work: Path, files: dict[str, tuple[Path, int]], big_node: Path,
     rows.append(load_row("bulk load, ATT&CK enterprise", mine, raw, f"≤ {RAW_FACTOR:g}× raw",
                          mine.seconds <= RAW_FACTOR * raw.seconds))
     return loads
+
+
+@contextmanager
+def pg_schema(url: str) -> Iterator[str]:
+    """A fresh schema of the PostgreSQL database at ``url`` (dropped afterwards): the URL
+    of a node of its own."""
+    import psycopg
+
+    schema = f"thiqa_bench_{os.getpid()}"
+    with psycopg.connect(url, autocommit=True) as cx:
+        cx.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        cx.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(url, autocommit=True) as cx:
+            cx.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def bench_pg_load(work: Path, url: str, path: Path, sqlite: Load, rows: list[Row]) -> Load:
+    """``thiqa load`` of the big file into a PostgreSQL node, beside SQLite's figure."""
+    with pg_schema(url) as db:
+        data = work / "node-pg"
+        _servers.init_thiqa(data, db)
+        say(f"thiqa load {path.name} into PostgreSQL")
+        mine = thiqa_load(data, path, db)
+        say(f"  {mine.describe()}")
+    ratio = mine.seconds / sqlite.seconds
+    rows.append(Row(f"bulk load, {mine.objects:,} generated indicators, PostgreSQL",
+                    mine.objects, fmt_rate(mine.rate), f"SQLite {fmt_rate(sqlite.rate)}",
+                    f"{ratio:.2f}× SQLite time", fmt_mb(mine.peak_rss),
+                    f"≥ {LOAD_TARGET:,}/s, ≤ {PG_FACTOR:g}× SQLite",
+                    verdict(mine.rate >= LOAD_TARGET and ratio <= PG_FACTOR)))
+    return mine
 
 
 def bench_http(work: Path, attack: list[dict[str, Any]], ics: list[dict[str, Any]], *,
@@ -200,6 +236,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true",
                     help="smoke test: 50,000 indicators; medallion only on ICS")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--postgres", metavar="URL", default=None,
+                    help="also load into a fresh schema of this PostgreSQL database "
+                         "(e.g. postgresql://127.0.0.1/test)")
+    ap.add_argument("--loads-only", action="store_true",
+                    help="bulk loads only (no HTTP, no reads of the big node)")
     ap.add_argument("--medallion-read-budget", type=float, default=120.0,
                     help="seconds medallion may take to answer one page of a full read")
     args = ap.parse_args(argv)
@@ -231,9 +272,13 @@ def main(argv: list[str] | None = None) -> int:
         big_node, big_key = fresh_thiqa(work, "node-big")
         loads = bench_loads(work, {"big": (big_file, n_big), "small": (small_file, n_small),
                                    "attack": (attack_file, len(attack))}, big_node, rows)
-        bench_http(work, attack, ics, quick=args.quick, read_budget=args.medallion_read_budget,
-                   rows=rows, splits=splits)
-        bench_big_node(work, big_node, big_key, n_big, args.seed, rows, splits)
+        if args.postgres:
+            pg = bench_pg_load(work, args.postgres, big_file, loads["big"][0], rows)
+            loads["big, PostgreSQL"] = (pg, loads["big"][1])
+        if not args.loads_only:
+            bench_http(work, attack, ics, quick=args.quick,
+                       read_budget=args.medallion_read_budget, rows=rows, splits=splits)
+            bench_big_node(work, big_node, big_key, n_big, args.seed, rows, splits)
     minutes = (time.perf_counter() - started) / 60
 
     print(f"thiqa node-core benchmark — {machine()}; seed {args.seed}; "

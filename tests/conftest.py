@@ -7,10 +7,12 @@ import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
+from tests import pg
 from thiqa.clock import FakeClock
 from thiqa.handling import TLP2_IDS, tlp_named
 from thiqa.node import Node
@@ -27,10 +29,42 @@ TAXII = "application/taxii+json;version=2.1"
 def make_store(kind: str, tmp_path: Path) -> Store:
     if kind == "sqlite":
         return SQLiteStore(tmp_path / "thiqa.db")
+    if kind == "postgresql":
+        why = pg.unavailable()
+        if why is not None:
+            pytest.skip(f"PostgreSQL store not tested: {why}")
+        from thiqa.store.postgres import PostgresStore
+
+        return PostgresStore(pg.schema_url())
     raise AssertionError(kind)
 
 
-@pytest.fixture(params=["sqlite"])
+def reopen(store: Store) -> Store:
+    """A new store on the same database as ``store`` (as a restarted process opens it)."""
+    if isinstance(store, SQLiteStore):
+        return SQLiteStore(store.path)
+    from thiqa.store.postgres import PostgresStore
+
+    assert isinstance(store, PostgresStore)
+    return PostgresStore(store.url)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    pg.drop()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # Loud, once, as the run's last line: a green run that silently skipped half the
+    # backends would mislead. (Under xdist the workers decide; the controller, which
+    # prints, asks the same question.)
+    reporter: Any = config.pluginmanager.get_plugin("terminalreporter")
+    why = pg.unavailable()
+    if why is not None and reporter is not None and not hasattr(config, "workerinput"):
+        reporter.write_line(f"!!! PostgreSQL half of the suite SKIPPED: {why}",
+                            red=True, bold=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     s = make_store(request.param, tmp_path)
     yield s

@@ -96,8 +96,11 @@ def test_cli_export(world: World, tmp_path: Path) -> None:
     world.node.store.set_meta(OPERATING_ORG, world.node.org("Agency A").id)  # as `thiqa init`
     world.node.store.close()
 
+    db = getattr(world.node.store, "url", "")  # the PostgreSQL store's; SQLite: in data
+
     def run(*args: str) -> Any:
-        return CliRunner().invoke(main, [*args, "--data", data], catch_exceptions=False)
+        return CliRunner().invoke(main, [*args, "--data", data, "--db", db],
+                                  catch_exceptions=False)
 
     out = tmp_path / "b.jsonl"
     r = run("export", "shared", "--as", "Agency B", "--format", "jsonl", "-o", str(out))

@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 from tests.conftest import TAXII, World, indicator
 from thiqa import signing
 from thiqa.audit import AuditQuery
+from thiqa.store.sqlite import SQLiteStore
 
 X = indicator(1, tlp="amber")
 
@@ -75,12 +76,19 @@ def test_a_refused_or_tampered_grant_releases_nothing(client: TestClient, world:
     assert _post(client, world, "b_analyst", "dropbox")["failure_count"] == 1
     second = _ask(client, world)
     _call(client, world, "a_analyst", "POST", f"/api/releases/{second['id']}/grant/")
-    # Someone with the database file rewrites the grant to another collection's id.
-    cx = sqlite3.connect(world.node.store.path)  # type: ignore[attr-defined]
-    record = json.loads(cx.execute("SELECT grant_record FROM releases WHERE id = ?",
-                                   (second["id"],)).fetchone()[0])
+    # Someone with access to the database rewrites the grant to another collection's id.
+    store = world.node.store
+    if isinstance(store, SQLiteStore):
+        cx: Any = sqlite3.connect(store.path)
+        mark = "?"
+    else:
+        import psycopg
+
+        cx, mark = psycopg.connect(store.url), "%s"  # type: ignore[attr-defined]
+    record = json.loads(bytes(cx.execute(f"SELECT grant_record FROM releases WHERE id = {mark}",
+                                         (second["id"],)).fetchone()[0]))
     record["collection"] = world.private.id
-    cx.execute("UPDATE releases SET grant_record = ? WHERE id = ?",
+    cx.execute(f"UPDATE releases SET grant_record = {mark} WHERE id = {mark}",
                (signing.canonical(record), second["id"]))
     cx.commit()
     cx.close()

@@ -93,8 +93,9 @@ def test_bad_retraction_bodies(client: TestClient, world: World, body: Any) -> N
 def test_cli_retract(client: TestClient, world: World) -> None:
     _post(client, world, "a_analyst", "shared", X)
     data = world.node.settings.data
+    db = getattr(world.node.store, "url", "")  # the PostgreSQL store's; SQLite: in data
     r = CliRunner().invoke(main, ["retract", X["id"], "--org", "Agency A", "--from", "shared",
-                                  "--data", data, "--json"])
+                                  "--data", data, "--db", db, "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["collections"] == [world.shared.id]
     assert not _held(client, world, "shared")

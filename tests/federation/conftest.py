@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from tests import pg
 from thiqa.clock import FakeClock
 from thiqa.federation import keys, trust
 from thiqa.node import OPERATING_ORG, Node
 from thiqa.settings import Settings
+from thiqa.store import Store
 from thiqa.store.sqlite import SQLiteStore
 
 
@@ -30,9 +32,10 @@ class Peer:
         return self.node.operating_org().id
 
 
-def make_peer(root: Path, name: str, clock: FakeClock) -> Peer:
+def make_peer(root: Path, name: str, clock: FakeClock, store: Store | None = None) -> Peer:
     data = root / name
-    node = Node(Settings(data=str(data), page_size=100), SQLiteStore(data / "thiqa.db"), clock)
+    node = Node(Settings(data=str(data), page_size=100),
+                store or SQLiteStore(data / "thiqa.db"), clock)
     org = node.create_org(f"Agency {name.upper()}")
     node.store.set_meta(OPERATING_ORG, org.id)
     _, secret = node.create_key(org.id, "analyst")
@@ -58,9 +61,21 @@ def fclock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture
-def peers(tmp_path: Path, fclock: FakeClock) -> Iterator[dict[str, Peer]]:
-    made = {n: make_peer(tmp_path, n, fclock) for n in ("a", "b", "c", "h")}
+@pytest.fixture(params=["sqlite", "postgresql"])
+def peers(request: pytest.FixtureRequest, tmp_path: Path,
+          fclock: FakeClock) -> Iterator[dict[str, Peer]]:
+    """Four nodes; on the postgresql param ``a`` (the usual signer) and ``b`` (the usual
+    receiver) keep their data in PostgreSQL, ``c`` and ``h`` in SQLite: a mixed
+    federation, so signing, receiving and provenance run on both stores."""
+    stores: dict[str, Store] = {}
+    if request.param == "postgresql":
+        why = pg.unavailable()
+        if why is not None:
+            pytest.skip(f"PostgreSQL store not tested: {why}")
+        from thiqa.store.postgres import PostgresStore
+
+        stores = {"a": PostgresStore(pg.schema_url()), "b": PostgresStore(pg.schema_url("b"))}
+    made = {n: make_peer(tmp_path, n, fclock, stores.get(n)) for n in ("a", "b", "c", "h")}
     yield made
     for p in made.values():
         p.node.store.close()

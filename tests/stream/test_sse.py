@@ -8,11 +8,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.conftest import TAXII, World, indicator
+from tests.conftest import TAXII, World, indicator, reopen
 from tests.stream.conftest import HEARTBEAT_S, Live, serve, sse_headers
 from tests.stream.sse import Reader
 from thiqa.node import Node
-from thiqa.store.sqlite import SQLiteStore
 
 
 def open_stream(live: Live, who: str, path: str = "/api/stream/",
@@ -81,8 +80,7 @@ def test_resume_across_a_server_restart(world: World) -> None:
     finally:
         stream.close()
         first.stop()  # the app closes the store when it stops
-    path = world.node.store.path  # type: ignore[attr-defined]
-    store = SQLiteStore(path)
+    store = reopen(world.node.store)
     world2 = World(Node(world.node.settings, store, world.node.clock), world.keys,
                    world.shared, world.private, world.dropbox)
     second = serve(world2)

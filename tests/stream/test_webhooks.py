@@ -16,12 +16,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import World, indicator
+from tests.conftest import World, indicator, reopen
 from tests.stream.conftest import free_port, serve
 from thiqa.cli import main
 from thiqa.errors import BadRequest
 from thiqa.node import Node
-from thiqa.store.sqlite import SQLiteStore
 from thiqa.stream import webhooks
 from thiqa.stream.model import Webhook
 from thiqa.stream.sqlite import event_log
@@ -130,7 +129,7 @@ def test_the_cursor_survives_a_restart(world: World, receiver: Receiver) -> None
     finally:
         live.stop()
     # Written while no server runs (as `thiqa load` would), then delivered on restart.
-    store = SQLiteStore(world.node.store.path)  # type: ignore[attr-defined]
+    store = reopen(world.node.store)
     node = Node(world.node.settings, store, world.node.clock)
     principal = node.authenticate(f"Bearer {world.keys['a_analyst']}")
     node.add_objects(principal, "shared", [indicator(n, tlp="green") for n in range(3, 6)])

@@ -82,6 +82,7 @@ from thiqa.cli import (  # noqa: E402  (sub-commands register)
     export,
     load,
     match,
+    migrate,
     peer,
     run,
     trust,
@@ -89,4 +90,5 @@ from thiqa.cli import (  # noqa: E402  (sub-commands register)
 )
 
 __all__ = ["admin", "alerts", "audit", "demo", "emit", "export", "load", "load_settings",
-           "main", "match", "open_node", "peer", "run", "setting_options", "trust", "webhook"]
+           "main", "match", "migrate", "open_node", "peer", "run", "setting_options", "trust",
+           "webhook"]

@@ -22,17 +22,13 @@ receives each :class:`Alert`, whose :meth:`Alert.as_json` is its record.
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import orjson
 
-from thiqa.correlate.index import connect
-from thiqa.errors import StoreError
+from thiqa.correlate.tables import Tables
 from thiqa.timestamps import format_us
 
 Kind = Literal["match", "retro-hunt", "cross-org"]
@@ -102,18 +98,17 @@ def _alert(row: Sequence[Any]) -> Alert:
 
 
 class Alerts:
-    """The alert table, on its own connection to the store's file."""
+    """The alert table, on its own connection to the store's database."""
 
-    def __init__(self, path: Path, new_id: Callable[[], str], now_us: Callable[[], int]) -> None:
-        self._cx = connect(path, writer=True)
-        self._lock = threading.Lock()
+    def __init__(self, tables: Tables, new_id: Callable[[], str],
+                 now_us: Callable[[], int]) -> None:
+        self._tables = tables
         self._new_id = new_id
         self._now_us = now_us
         self._listeners: list[Callable[[Alert], None]] = []
 
     def close(self) -> None:
-        with self._lock:
-            self._cx.close()
+        self._tables.close()
 
     def subscribe(self, listener: Callable[[Alert], None]) -> None:
         """Call ``listener`` with every alert raised from now on (after it is stored)."""
@@ -129,29 +124,19 @@ class Alerts:
         for a in new:
             if a.known_benign or not a.matches:
                 continue  # known benign never alerts; an alert always shows what matched
-            rows.append((self._new_id(), a.org_id, a.kind, a.dedup(), now, a.value, a.family,
-                         a.normalised, a.score,
+            rows.append((self._new_id(), a.org_id, a.kind, self._tables.nul_key(a.dedup()),
+                         now, a.value, a.family, a.normalised, a.score,
                          orjson.dumps({"matches": a.matches, "own": a.own}).decode()))
         made: list[Alert] = []
-        with self._lock:
-            try:
-                self._cx.execute("BEGIN IMMEDIATE")
-                try:
-                    for r in rows:
-                        cur = self._cx.execute(
-                            "INSERT OR IGNORE INTO alerts (id, org_id, kind, dedup, created, "
-                            "value, family, normalised, score, body) VALUES "
-                            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", r)
-                        if cur.rowcount:
-                            made.append(_alert((cur.lastrowid, *r[:3], *r[4:], "new",
-                                                None, None)))
-                    self._cx.execute("COMMIT")
-                except BaseException:
-                    if self._cx.in_transaction:
-                        self._cx.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise StoreError(f"alerts could not be stored: {exc}") from exc
+        with self._tables.transaction(failing="alerts could not be stored") as tx:
+            for r in rows:
+                # An alert raised before (same org and dedup) is not raised again.
+                got = tx.execute("INSERT INTO alerts (id, org_id, kind, dedup, created, "
+                                 "value, family, normalised, score, body) VALUES "
+                                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING "
+                                 "RETURNING pk", r).fetchall()
+                if got:
+                    made.append(_alert((got[0][0], *r[:3], *r[4:], "new", None, None)))
         for alert in made:
             for listener in self._listeners:
                 listener(alert)
@@ -177,19 +162,11 @@ class Alerts:
     def acknowledge(self, org_id: str, alert_id: str, by: str) -> Alert | None:
         """Mark the organisation's alert acknowledged (again: it keeps the first
         acknowledgement); None when it has no such alert."""
-        with self._lock:
-            try:
-                self._cx.execute(
-                    "UPDATE alerts SET state = 'acknowledged', acked_by = ?, acked_at = ? "
-                    "WHERE org_id = ? AND id = ? AND state = 'new'",
-                    (by, self._now_us(), org_id, alert_id))
-            except sqlite3.Error as exc:
-                raise StoreError(f"the alert could not be acknowledged: {exc}") from exc
+        with self._tables.transaction(failing="the alert could not be acknowledged") as tx:
+            tx.execute("UPDATE alerts SET state = 'acknowledged', acked_by = ?, acked_at = ? "
+                       "WHERE org_id = ? AND id = ? AND state = 'new'",
+                       (by, self._now_us(), org_id, alert_id))
         return self.get(org_id, alert_id)
 
     def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
-        with self._lock:
-            try:
-                return self._cx.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise StoreError(f"alerts could not be read: {exc}") from exc
+        return self._tables.read(sql, params, failing="alerts could not be read")

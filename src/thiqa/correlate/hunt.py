@@ -26,21 +26,19 @@ value and objects, and sightings rows per entry.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import orjson
 
 from thiqa.correlate.alerts import Alert, Alerts, Kind, NewAlert
 from thiqa.correlate.detect import Observed
-from thiqa.correlate.index import WINDOW, connect
+from thiqa.correlate.index import WINDOW
 from thiqa.correlate.match import KIND_FAMILY, Audience, Hit, Matcher, Result
 from thiqa.correlate.observations import Observations, as_input
-from thiqa.errors import StoreError
+from thiqa.correlate.tables import SQLiteTables, Tables
 from thiqa.timestamps import parse_us
 
 SIGHTINGS_TRIGGER = (
@@ -60,7 +58,7 @@ class HuntReport:
 
 
 class Hunter:
-    def __init__(self, path: Path, matcher: Matcher, alerts: Alerts,
+    def __init__(self, tables: Tables, matcher: Matcher, alerts: Alerts,
                  observations: Observations, audience_of: Callable[[str], Audience | None],
                  now_us: Callable[[], int], *, window: int = WINDOW,
                  stopped: Callable[[], bool] = lambda: False) -> None:
@@ -71,19 +69,17 @@ class Hunter:
         self.now_us = now_us
         self.window = window
         self.stopped = stopped
-        self._cx = connect(path, writer=True)
+        self._tables = tables
         self._lock = threading.Lock()
-        self._cx.execute(SIGHTINGS_TRIGGER)
+        if isinstance(tables, SQLiteTables):  # on PostgreSQL, pg_migrations/0009 owns it
+            tables.cx.execute(SIGHTINGS_TRIGGER)
 
     def close(self) -> None:
         with self._lock:
-            self._cx.close()
+            self._tables.close()
 
     def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        try:
-            return self._cx.execute(sql, params).fetchall()
-        except sqlite3.Error as exc:
-            raise StoreError(f"the hunter could not read the index: {exc}") from exc
+        return self._tables.read(sql, params, failing="the hunter could not read the index")
 
     def run(self) -> HuntReport:
         """Hunt every window indexed since the last run."""
@@ -97,11 +93,10 @@ class Hunter:
                     return report
                 hi = min(mark + self.window, top)
                 self._window(mark, hi, report)
-                try:
-                    self._cx.execute("UPDATE hunt_state SET hunted_seq = ? "
-                                     "WHERE hunted_seq = ?", (hi, mark))
-                except sqlite3.Error as exc:
-                    raise StoreError(f"the hunter could not move its mark: {exc}") from exc
+                with self._tables.transaction(
+                        failing="the hunter could not move its mark") as tx:
+                    tx.execute("UPDATE hunt_state SET hunted_seq = ? WHERE hunted_seq = ?",
+                               (hi, mark))
                 report.entries += hi - mark
 
     def _window(self, lo: int, hi: int, report: HuntReport) -> None:
@@ -125,11 +120,9 @@ class Hunter:
             except ValueError:
                 continue
         if rows:
-            try:
-                self._cx.executemany("INSERT OR IGNORE INTO sightings_of VALUES (?, ?, ?, ?)",
-                                     rows)
-            except sqlite3.Error as exc:
-                raise StoreError(f"sightings could not be counted: {exc}") from exc
+            with self._tables.transaction(failing="sightings could not be counted") as tx:
+                tx.executemany("INSERT INTO sightings_of VALUES (?, ?, ?, ?) "
+                               "ON CONFLICT DO NOTHING", rows)
         return len(rows)
 
     # -- retro-hunt --------------------------------------------------------------------

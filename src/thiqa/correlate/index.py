@@ -89,6 +89,38 @@ def connect(path: Path, *, writer: bool) -> sqlite3.Connection:
     return cx
 
 
+def index_rows(rows: Sequence[tuple[int, bytes]]) -> tuple[
+        list[tuple[Any, ...]], list[tuple[Any, ...]], set[tuple[str, int]]]:
+    """The index rows of ``(seq, body)`` entries: keyed rows (sorted by key, for page
+    locality), string-test rows and the (family, prefix length) pairs they add."""
+    keyed: list[tuple[Any, ...]] = []
+    tests: list[tuple[Any, ...]] = []
+    prefixes: set[tuple[str, int]] = set()
+    seen: dict[bytes, Extraction] = {}
+    for seq, body in rows:
+        got = seen.get(body)
+        if got is None:  # one body held by several collections is parsed once
+            try:
+                obj = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                continue
+            got = extract(obj) if isinstance(obj, dict) else Extraction([], None)
+            seen[body] = got
+        observables, until = got
+        for o in observables:
+            if o.mode in (EXACT, SUBDOMAINS, RANGE):
+                keyed.append((key(lookup_family(o), o.value), seq, o.kind, o.mode, o.value,
+                              until))
+                if o.mode == RANGE:
+                    prefixes.add((o.family, int(o.value.rsplit("/", 1)[1])))
+                elif o.mode == SUBDOMAINS:
+                    prefixes.add((SUB_MARK, 0))  # matchers look parents up only then
+            else:
+                tests.append((seq, o.family, o.kind, o.mode, o.value, until))
+    keyed.sort()
+    return keyed, tests, prefixes
+
+
 @dataclass(slots=True)
 class IndexReport:
     entries: int = 0
@@ -181,31 +213,7 @@ class Indexer:
         rows = cx.execute("SELECT e.seq, v.body FROM entries e JOIN versions v ON v.vid = e.vid "
                           f"WHERE e.seq > ? AND e.seq <= ? AND {_TYPE_FILTER}",
                           (mark, hi)).fetchall()
-        keyed: list[tuple[Any, ...]] = []
-        tests: list[tuple[Any, ...]] = []
-        prefixes: set[tuple[str, int]] = set()
-        seen: dict[bytes, Extraction] = {}
-        for seq, body in rows:
-            got = seen.get(body)
-            if got is None:  # one body held by several collections is parsed once
-                try:
-                    obj = orjson.loads(body)
-                except orjson.JSONDecodeError:
-                    continue
-                got = extract(obj) if isinstance(obj, dict) else Extraction([], None)
-                seen[body] = got
-            observables, until = got
-            for o in observables:
-                if o.mode in (EXACT, SUBDOMAINS, RANGE):
-                    keyed.append((key(lookup_family(o), o.value), seq, o.kind, o.mode, o.value,
-                                  until))
-                    if o.mode == RANGE:
-                        prefixes.add((o.family, int(o.value.rsplit("/", 1)[1])))
-                    elif o.mode == SUBDOMAINS:
-                        prefixes.add((SUB_MARK, 0))  # matchers look parents up only then
-                else:
-                    tests.append((seq, o.family, o.kind, o.mode, o.value, until))
-        keyed.sort()
+        keyed, tests, prefixes = index_rows(rows)
         seqs = [r[0] for r in rows]
 
         def write(cx: sqlite3.Connection) -> None:

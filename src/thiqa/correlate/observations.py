@@ -11,16 +11,13 @@ older than ``observation_retention_days`` are purged, at most every ``PURGE_EVER
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from thiqa.correlate import normalise as n
 from thiqa.correlate.detect import PREFIXES, Observed
-from thiqa.correlate.index import connect, key
-from thiqa.errors import StoreError
+from thiqa.correlate.index import key
+from thiqa.correlate.tables import Tables, Transaction
 
 DAY_US = 86_400 * 1_000_000
 PURGE_EVERY_US = 600 * 1_000_000
@@ -49,16 +46,14 @@ def lookup_keys(o: Observed) -> list[int]:
 
 
 class Observations:
-    def __init__(self, path: Path, retention_days: int) -> None:
-        self._cx = connect(path, writer=True)
-        self._lock = threading.Lock()
+    def __init__(self, tables: Tables, retention_days: int) -> None:
+        self._tables = tables
         self.retention_us = retention_days * DAY_US
         self._observers: dict[str, int] = {}
         self._purged_us = 0
 
     def close(self) -> None:
-        with self._lock:
-            self._cx.close()
+        self._tables.close()
 
     def keep(self, org_id: str, observed: Sequence[Observed], now_us: int) -> None:
         """Record a batch of values ``org_id`` observed (nothing when retention is 0)."""
@@ -68,7 +63,7 @@ class Observations:
         for o in observed:
             counts[o] = counts.get(o, 0) + 1
 
-        def write(cx: sqlite3.Connection) -> None:
+        def write(cx: Transaction) -> None:
             who = self._observer(cx, org_id)
             # In key order: the inserts walk the b-tree's pages in order.
             rows = sorted((k, who, o.value, o.family, o.kind, now_us, now_us, c)
@@ -77,15 +72,17 @@ class Observations:
                 "INSERT INTO observations (key, observer, value, family, kind, first_seen, "
                 "last_seen, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (key, observer, value) DO UPDATE SET "
-                "last_seen = excluded.last_seen, count = count + excluded.count", rows)
+                "last_seen = excluded.last_seen, count = observations.count + excluded.count",
+                rows)
         self._write(write)
 
-    def _observer(self, cx: sqlite3.Connection, org_id: str) -> int:
+    def _observer(self, cx: Transaction, org_id: str) -> int:
         pk = self._observers.get(org_id)
         if pk is None:
-            cx.execute("INSERT OR IGNORE INTO observers (org_id) VALUES (?)", (org_id,))
+            cx.execute("INSERT INTO observers (org_id) VALUES (?) ON CONFLICT DO NOTHING",
+                       (org_id,))
             pk = int(cx.execute("SELECT pk FROM observers WHERE org_id = ?",
-                                (org_id,)).fetchone()[0])
+                                (org_id,)).fetchall()[0][0])
             self._observers[org_id] = pk
         return pk
 
@@ -108,23 +105,8 @@ class Observations:
         return (int(rows[0][0]), int(rows[0][1]), int(rows[0][2])) if rows else None
 
     def read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        with self._lock:
-            try:
-                return self._cx.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise StoreError(f"observations could not be read: {exc}") from exc
+        return self._tables.read(sql, params, failing="observations could not be read")
 
-    def _write(self, work: Any) -> None:
-        with self._lock:
-            cx = self._cx
-            try:
-                cx.execute("BEGIN IMMEDIATE")
-                try:
-                    work(cx)
-                    cx.execute("COMMIT")
-                except BaseException:
-                    if cx.in_transaction:
-                        cx.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise StoreError(f"observations could not be stored: {exc}") from exc
+    def _write(self, work: Callable[[Transaction], object]) -> None:
+        with self._tables.transaction(failing="observations could not be stored") as tx:
+            work(tx)

@@ -21,21 +21,13 @@ from thiqa.correlate.hunt import Hunter, HuntReport
 from thiqa.correlate.index import Indexer, IndexReader, IndexReport
 from thiqa.correlate.match import EVERYONE, Audience, Matcher, Result
 from thiqa.correlate.observations import Observations
+from thiqa.correlate.tables import open_tables
 from thiqa.correlate.warninglists import Warninglists
 from thiqa.errors import ConfigError
 from thiqa.node import Node
 from thiqa.settings import Settings
 from thiqa.store import Store
 from thiqa.store.model import ApiKey
-
-
-def database_path(store: Store) -> Path:
-    """The SQLite file the index lives in (the index is part of the SQLite store)."""
-    from thiqa.store.sqlite import SQLiteStore
-
-    if not isinstance(store, SQLiteStore):
-        raise ConfigError("correlation needs the SQLite store in this version of thiqa")
-    return store.path
 
 
 def warninglist_folders(settings: Settings) -> list[Path]:
@@ -46,23 +38,42 @@ def warninglist_folders(settings: Settings) -> list[Path]:
     return [*folders, settings.data_dir / "warninglists"]
 
 
+def open_index(store: Store) -> tuple[Indexer, IndexReader]:
+    """The observable index's indexer and reader on the store's database (SQLite's file,
+    or the PostgreSQL store's database: :mod:`thiqa.correlate.pg_index`)."""
+    from thiqa.store.sqlite import SQLiteStore
+
+    if isinstance(store, SQLiteStore):
+        return Indexer(store.path), IndexReader(store.path)
+    try:
+        from thiqa.store.postgres import PostgresStore
+    except ModuleNotFoundError:  # no driver, so no PostgreSQL store either
+        pass
+    else:
+        if isinstance(store, PostgresStore):
+            from thiqa.correlate.pg_index import PgIndexer, PgIndexReader
+
+            return PgIndexer(store.url), PgIndexReader(store.url)
+    raise ConfigError(f"correlation cannot run on a {type(store).__name__}")
+
+
 class Correlation:
     def __init__(self, settings: Settings, store: Store, clock: Clock | None = None) -> None:
-        path = database_path(store)
         clock = clock or Clock()
         self.store = store
         self.clock = clock
         self.model = score.model(settings, lambda ref: (org.id if (org := store.get_org(ref))
                                                         else None))
-        self.indexer = Indexer(path)
-        self.reader = IndexReader(path)
+        self.indexer, self.reader = open_index(store)
         self.warninglists = Warninglists.load(*warninglist_folders(settings))
         self.matcher = Matcher(self.reader,
                                lambda: {c.pk: c.id for c in store.list_collections()},
                                self.warninglists, clock.now_us, self.model)
-        self.alerts = Alerts(path, clock.new_uuid, clock.now_us)
-        self.observations = Observations(path, settings.observation_retention_days)
-        self.hunter = Hunter(path, self.matcher, self.alerts, self.observations,
+        # Each on its own connection to the store's database (correlate/tables.py).
+        self.alerts = Alerts(open_tables(store), clock.new_uuid, clock.now_us)
+        self.observations = Observations(open_tables(store),
+                                         settings.observation_retention_days)
+        self.hunter = Hunter(open_tables(store), self.matcher, self.alerts, self.observations,
                              lambda org_id: org_audience(store, org_id), clock.now_us,
                              stopped=self.indexer.is_stopped)
 

@@ -20,10 +20,11 @@ A **link** is one (peer, local collection, direction) with its durable position
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from thiqa.errors import BadRequest, Conflict, NotFound
+from thiqa.errors import BadRequest, ConfigError, Conflict, NotFound
 from thiqa.federation import transport, trust
 from thiqa.store.model import Collection
 from thiqa.store.sqlite import SQLiteStore
@@ -34,6 +35,21 @@ if TYPE_CHECKING:
 Mode = Literal["pull", "push", "both"]
 Direction = Literal["pull", "push"]
 MODES: tuple[Mode, ...] = ("pull", "push", "both")
+
+
+def sql_for(store: object) -> Callable[[str], str]:
+    """The store's form of a statement written with ``?`` placeholders (psycopg's
+    ``%s`` on PostgreSQL); a ConfigError for a store peering cannot use."""
+    if isinstance(store, SQLiteStore):
+        return lambda sql: sql
+    try:
+        from thiqa.store.postgres import PostgresStore
+    except ModuleNotFoundError:  # no driver, so no PostgreSQL store either
+        pass
+    else:
+        if isinstance(store, PostgresStore):
+            return lambda sql: sql.replace("?", "%s")
+    raise ConfigError(f"peering cannot run on a {type(store).__name__}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,62 +92,72 @@ _PEER_COLS = "id, url, org_id, api_key, key_fingerprint, tls_fingerprint, mode, 
 _LINK_COLS = ("peer_id, collection_pk, direction, remote, cursor, catchup_head, "
               "catchup_after, transferred, rejected, withdrawn, last_success_us, synced_us, "
               "last_error, last_error_us, failures")
+_REPLACE = ", ".join(f"{c} = excluded.{c}"
+                     for c in [x.strip() for x in _LINK_COLS.split(",")][3:])
 
 
 class PeerTable:
-    """Peers, mappings and link states on the SQLite store."""
+    """Peers, mappings and link states (migration 0011) on either store: statements
+    written once, with ``?`` placeholders (:func:`sql_for`)."""
 
     def __init__(self, store: object) -> None:
-        if not isinstance(store, SQLiteStore):
-            raise BadRequest(f"peering needs the SQLite store, not {type(store).__name__}")
-        self.store = store
+        self._q = sql_for(store)
+        self.store: Any = store  # SQLiteStore or PostgresStore: _tx and _read
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return list(self.store._read(self._q(sql), params))
 
     def add(self, peer: Peer, maps: dict[int, str]) -> None:
         with self.store._tx() as cx:
-            cx.execute(f"INSERT INTO peers ({_PEER_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            cx.execute(self._q(f"INSERT INTO peers ({_PEER_COLS}) VALUES "
+                               "(?, ?, ?, ?, ?, ?, ?, ?)"),
                        (peer.id, peer.url, peer.org_id, peer.api_key, peer.key_fingerprint,
                         peer.tls_fingerprint, peer.mode, peer.created_us))
-            cx.executemany("INSERT INTO peer_maps VALUES (?, ?, ?)",
+            cx.executemany(self._q("INSERT INTO peer_maps VALUES (?, ?, ?)"),
                            [(peer.id, pk, remote) for pk, remote in maps.items()])
 
     def remove(self, peer_id: str) -> bool:
         with self.store._tx() as cx:
             for table in ("peer_maps", "peer_links"):
-                cx.execute(f"DELETE FROM {table} WHERE peer_id = ?", (peer_id,))
-            return cx.execute("DELETE FROM peers WHERE id = ?", (peer_id,)).rowcount > 0
+                cx.execute(self._q(f"DELETE FROM {table} WHERE peer_id = ?"), (peer_id,))
+            return bool(cx.execute(self._q("DELETE FROM peers WHERE id = ?"),
+                                   (peer_id,)).rowcount > 0)
 
     def all(self) -> list[Peer]:
-        rows = self.store._read(f"SELECT {_PEER_COLS} FROM peers ORDER BY created_us, id")
+        rows = self._read(f"SELECT {_PEER_COLS} FROM peers ORDER BY created_us, id")
         return [Peer(*r) for r in rows]
 
     def get(self, ref: str) -> Peer | None:
-        rows = self.store._read(f"SELECT {_PEER_COLS} FROM peers WHERE id = ? OR url = ?",
-                                (ref, ref.rstrip("/")))
+        rows = self._read(f"SELECT {_PEER_COLS} FROM peers WHERE id = ? OR url = ?",
+                          (ref, ref.rstrip("/")))
         return Peer(*rows[0]) if rows else None
 
     def maps(self, peer_id: str) -> dict[int, str]:
-        rows = self.store._read("SELECT collection_pk, remote FROM peer_maps WHERE peer_id = ?",
-                                (peer_id,))
+        rows = self._read("SELECT collection_pk, remote FROM peer_maps WHERE peer_id = ?",
+                          (peer_id,))
         return {int(pk): str(remote) for pk, remote in rows}
 
     def link(self, peer_id: str, collection_pk: int, direction: Direction,
              remote: str) -> LinkState:
-        rows = self.store._read(f"SELECT {_LINK_COLS} FROM peer_links WHERE peer_id = ? AND "
-                                "collection_pk = ? AND direction = ?",
-                                (peer_id, collection_pk, direction))
+        rows = self._read(f"SELECT {_LINK_COLS} FROM peer_links WHERE peer_id = ? AND "
+                          "collection_pk = ? AND direction = ?",
+                          (peer_id, collection_pk, direction))
         if rows:
             return LinkState(*rows[0])
         return LinkState(peer_id, collection_pk, direction, remote)
 
     def links(self, peer_id: str) -> list[LinkState]:
-        rows = self.store._read(f"SELECT {_LINK_COLS} FROM peer_links WHERE peer_id = ? "
-                                "ORDER BY collection_pk, direction", (peer_id,))
+        rows = self._read(f"SELECT {_LINK_COLS} FROM peer_links WHERE peer_id = ? "
+                          "ORDER BY collection_pk, direction", (peer_id,))
         return [LinkState(*r) for r in rows]
 
     def save(self, s: LinkState) -> None:
         with self.store._tx() as cx:
-            cx.execute(f"INSERT OR REPLACE INTO peer_links ({_LINK_COLS}) VALUES "
-                       "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            # The link's whole row is this state (SQLite's INSERT OR REPLACE).
+            cx.execute(self._q(f"INSERT INTO peer_links ({_LINK_COLS}) VALUES "
+                               "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                               "ON CONFLICT (peer_id, collection_pk, direction) DO UPDATE SET "
+                               + _REPLACE),
                        (s.peer_id, s.collection_pk, s.direction, s.remote, s.cursor,
                         s.catchup_head, s.catchup_after, s.transferred, s.rejected,
                         s.withdrawn, s.last_success_us, s.synced_us, s.last_error,

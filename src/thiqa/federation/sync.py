@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 from thiqa.auth import Principal
 from thiqa.errors import BadRequest
 from thiqa.federation.export import attach_provenance
+from thiqa.federation.peers import sql_for
 from thiqa.store.model import EVERYTHING, ObjectQuery, Page, Versions, Visibility
-from thiqa.store.sqlite import SQLiteStore, _marks
+from thiqa.store.sqlite import _marks
 from thiqa.timestamps import version_key
 
 if TYPE_CHECKING:
@@ -40,11 +41,6 @@ def pair(object_id: Any, version: Any) -> Pair:
         raise BadRequest(f"{object_id}: {exc}") from None
 
 
-def _sqlite(node: Node) -> SQLiteStore:
-    assert isinstance(node.store, SQLiteStore)
-    return node.store
-
-
 def lacking(node: Node, collection_pk: int, pairs: Sequence[tuple[str, str]]) -> list[int]:
     """The indexes of ``pairs`` (id, version text) that the collection lacks."""
     keys: list[Pair] = []
@@ -54,17 +50,18 @@ def lacking(node: Node, collection_pk: int, pairs: Sequence[tuple[str, str]]) ->
         except ValueError:
             keys.append((oid, version))
     have: set[Pair] = set()
-    store = _sqlite(node)
+    store: Any = node.store  # SQLiteStore or PostgresStore: _read
+    q = sql_for(store)
     ids = sorted({k[0] for k in keys})
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
         marks = _marks(len(chunk))
-        have.update((str(o), str(v)) for o, v in store._read(
+        have.update((str(o), str(v)) for o, v in store._read(q(
             f"SELECT object_id, vkey FROM entries WHERE collection_pk = ? AND object_id IN "
-            f"({marks})", [collection_pk, *chunk]))
-        for o, v in store._read(
+            f"({marks})"), [collection_pk, *chunk]))
+        for o, v in store._read(q(
                 "SELECT object_id, version FROM events WHERE collection_pk = ? AND kind IN "
-                f"('delete', 'retract') AND object_id IN ({marks})", [collection_pk, *chunk]):
+                f"('delete', 'retract') AND object_id IN ({marks})"), [collection_pk, *chunk]):
             try:
                 have.add((str(o), version_key(str(v))))
             except ValueError:

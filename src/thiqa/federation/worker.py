@@ -69,9 +69,10 @@ class Federation:
         self._tasks = {}
 
     async def _supervise(self) -> None:
+        table = self.table
         while not self._stopping.is_set():
             try:
-                found = {p.id: p for p in await run_in_threadpool(self.table.all)}
+                found = {p.id: p for p in await run_in_threadpool(table.all)}
             except ThiqaError:
                 log.exception("cannot read the peers")
                 found = {}
@@ -112,9 +113,10 @@ class Federation:
 
     async def _link(self, peer: Peer, partner: Partner, collection: Collection, remote: str,
                     direction: str) -> None:
+        table = self.table
         waiter = self.bus.subscribe() if direction == "push" else None
-        pull = PullLink(self.node, self.table, peer, collection, remote, partner, self.wrote)
-        push = (PushLink(self.node, self.log, self.table, peer, collection, remote, partner)
+        pull = PullLink(self.node, table, peer, collection, remote, partner, self.wrote)
+        push = (PushLink(self.node, self.log, table, peer, collection, remote, partner)
                 if direction == "push" else None)
         try:
             while True:
@@ -136,13 +138,13 @@ class Federation:
                     if not isinstance(exc, ThiqaError | SyncError | httpx.HTTPError):
                         log.exception("peer %s, %s link of %s", peer.id, direction,
                                       collection.id)
-                    state = await run_in_threadpool(self.table.link, peer.id, collection.pk,
+                    state = await run_in_threadpool(table.link, peer.id, collection.pk,
                                                     direction, remote)  # type: ignore[arg-type]
                     failures = state.failures + 1
                     now = self.node.clock.now_us()
                     state = replace(state, last_error=error[:500], last_error_us=now,
                                     failures=failures, synced_us=None)
-                    await run_in_threadpool(self.table.save, state)
+                    await run_in_threadpool(table.save, state)
                     link.state = state
                     if push is not None:
                         push.feed.cursor = state.cursor or 0

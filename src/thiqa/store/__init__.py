@@ -1,6 +1,7 @@
 """The store protocol: what the service layer needs from a database, in domain types.
 
-Implementations: :mod:`thiqa.store.sqlite` (embedded default). Both keep versions
+Implementations: :mod:`thiqa.store.sqlite` (embedded default) and
+:mod:`thiqa.store.postgres` (a PostgreSQL server, shared by many processes). Both keep versions
 immutable, assign every stored version a node-wide increasing ``seq`` and a strictly
 increasing ``date_added`` (so that paging by ``added_after`` never skips an object
 that shares a timestamp), and commit a write durably before returning.
@@ -171,14 +172,21 @@ class Store(Protocol):
 
 
 def open_store(url: str, data_dir: str) -> Store:
-    """The store a ``db`` setting names: SQLite in ``data_dir`` when the URL is empty."""
+    """The store a ``db`` setting names: SQLite in ``data_dir`` when the URL is empty,
+    PostgreSQL for a ``postgresql://`` URL."""
     from pathlib import Path
 
     from thiqa.errors import ConfigError
 
     if url.startswith(("postgresql://", "postgres://")):
-        raise ConfigError("the PostgreSQL store is not available in this version of thiqa; "
-                          "leave db empty to use the embedded SQLite store")
+        try:
+            from thiqa.store.postgres import PostgresStore
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not exc.name.startswith("psycopg"):
+                raise
+            raise ConfigError("the PostgreSQL store needs the psycopg driver: "
+                              "pip install 'thiqa[postgres]'") from exc
+        return PostgresStore(url)
     from thiqa.store.sqlite import SQLiteStore
 
     path = Path(url[len("sqlite:"):]) if url.startswith("sqlite:") else Path(data_dir) / "thiqa.db"

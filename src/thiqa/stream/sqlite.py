@@ -16,7 +16,7 @@ from typing import Any
 from thiqa.errors import StoreError
 from thiqa.handling import Tlp
 from thiqa.store.sqlite import SQLiteStore, _marks, _visible
-from thiqa.stream.model import Audience, Event, Webhook, Window
+from thiqa.stream.model import Audience, Event, EventLog, Webhook, Window
 
 _HEAD = "SELECT seq FROM sqlite_sequence WHERE name = 'entries'"
 
@@ -163,8 +163,18 @@ def _next_seq(cx: sqlite3.Connection) -> int:
     return int(row[0])
 
 
-def event_log(store: object) -> SQLiteEventLog:
-    """The event log of ``store`` (the SQLite store is the only one in this version)."""
+def event_log(store: object) -> EventLog:
+    """The event log of ``store``: :class:`SQLiteEventLog`, or on the PostgreSQL store
+    :class:`thiqa.stream.postgres.PostgresEventLog`."""
     if isinstance(store, SQLiteStore):
         return SQLiteEventLog(store)
+    try:
+        from thiqa.store.postgres import PostgresStore
+    except ModuleNotFoundError:  # no driver, so no PostgreSQL store either
+        pass
+    else:
+        if isinstance(store, PostgresStore):
+            from thiqa.stream.postgres import PostgresEventLog
+
+            return PostgresEventLog(store)
     raise StoreError(f"no event log for {type(store).__name__}")
