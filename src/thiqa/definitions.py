@@ -1,5 +1,6 @@
 """The STIX objects that define thiqa's own vocabulary: the extension-definitions of the
-properties thiqa adds to objects (handling, and signed provenance for federation) and the identity that created them.
+properties thiqa adds to objects (handling, and signed provenance for federation) and
+the identity that created them.
 
 They are the same on every node, are served to any authenticated caller at
 ``GET /api/definitions/`` (as a TAXII envelope) so that a recipient can look up what an
