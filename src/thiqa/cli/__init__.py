@@ -81,9 +81,10 @@ from thiqa.cli import (  # noqa: E402  (sub-commands register)
     load,
     match,
     run,
+    tls,
     trust,
     webhook,
 )
 
 __all__ = ["admin", "audit", "emit", "export", "load", "load_settings", "main", "match",
-           "open_node", "run", "setting_options", "trust", "webhook"]
+           "open_node", "run", "setting_options", "tls", "trust", "webhook"]
