@@ -44,8 +44,15 @@ SETTINGS: tuple[Setting, ...] = (
             "postgresql://... selects PostgreSQL.", secret=True),
     Setting("host", str, "127.0.0.1", "Address to listen on. Beyond loopback, TLS is required."),
     Setting("port", int, 8471, "TCP port to listen on."),
-    Setting("tls_cert", str, "", "PEM certificate chain for HTTPS."),
-    Setting("tls_key", str, "", "PEM private key for HTTPS.", secret=True),
+    Setting("tls", str, "auto", "HTTPS: auto (beyond loopback, or when tls_cert is set), on, "
+            "or off (loopback only)."),
+    Setting("tls_cert", str, "", "PEM certificate chain for HTTPS; empty means the node's "
+            "own (<data>/tls/node.crt, made by `thiqa init` or `thiqa tls create`)."),
+    Setting("tls_key", str, "", "PEM private key for tls_cert; empty means the node's own.",
+            secret=True),
+    Setting("tls_client_auth", str, "optional",
+            "Client certificates over HTTPS: off, optional or required; one presented "
+            "must be pinned in the trust store (mutual TLS between peers)."),
     Setting("max_content_length", int, 104_857_600,
             "Largest request body accepted, in bytes (TAXII api-root max_content_length)."),
     Setting("page_size", int, 1000,
@@ -92,6 +99,8 @@ SETTINGS: tuple[Setting, ...] = (
 
 _BY_NAME = {s.name: s for s in SETTINGS}
 _LOG_LEVELS = ("debug", "info", "warning", "error")
+_TLS_MODES = ("auto", "on", "off")
+_CLIENT_AUTH = ("off", "optional", "required")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +109,10 @@ class Settings:
     db: str = ""
     host: str = "127.0.0.1"
     port: int = 8471
+    tls: str = "auto"
     tls_cert: str = ""
     tls_key: str = ""
+    tls_client_auth: str = "optional"
     max_content_length: int = 104_857_600
     page_size: int = 1000
     title: str = "thiqa node"
@@ -215,6 +226,10 @@ def check(settings: Settings) -> None:
         raise ConfigError("observation_retention_days must be 0 (keep none) or more days")
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise ConfigError("tls_cert and tls_key must be given together")
+    if settings.tls not in _TLS_MODES:
+        raise ConfigError(f"tls must be one of {', '.join(_TLS_MODES)}")
+    if settings.tls_client_auth not in _CLIENT_AUTH:
+        raise ConfigError(f"tls_client_auth must be one of {', '.join(_CLIENT_AUTH)}")
     if settings.db and not settings.db.startswith(("postgresql://", "postgres://", "sqlite:")):
         raise ConfigError("db must be empty (SQLite in the data directory), sqlite:PATH "
                           "or a postgresql:// URL")

@@ -109,9 +109,11 @@ def test_admin_verbs_take_effect_on_the_running_server(
 
 
 def test_serve_refuses_to_listen_beyond_loopback_without_tls(tmp_path: Path) -> None:
+    # Beyond loopback serve uses the node's own certificate (tests/federation/test_tls.py);
+    # plain HTTP there is refused.
     r = subprocess.run(
         [sys.executable, "-m", "thiqa", "serve", "--data", str(tmp_path / "node"), "--host",
-         "0.0.0.0", "--port", str(free_port())],
+         "0.0.0.0", "--port", str(free_port()), "--tls", "off"],
         capture_output=True, text=True, env=clean_env(), timeout=CLI_TIMEOUT_S, check=False)
     assert r.returncode == 1
     assert r.stderr.startswith("error: ") and "TLS" in r.stderr

@@ -30,9 +30,10 @@ def test_key_and_trust_verbs(tmp_path: Path) -> None:
     assert ok_json("key", "show", "--data", a) == me  # stable
     doc = tmp_path / "a.json"
     doc.write_text(json.dumps(me))
-    pinned = ok_json("trust", "pin", str(doc), "--data", b, "--tls-fingerprint", "sha256:ab")
+    tls_fp = me["tls_fingerprint"]  # init made the node's certificate
+    pinned = ok_json("trust", "pin", str(doc), "--data", b, "--tls-fingerprint", tls_fp)
     assert (pinned["node"], pinned["state"], pinned["tls_fingerprint"]) == \
-        (me["node"], "active", "sha256:ab")
+        (me["node"], "active", tls_fp)
     assert [o["name"] for o in ok_json("org", "list", "--data", b)] == ["Agency A", "Agency B"]
 
     rotation = ok_json("key", "rotate", "--data", a)

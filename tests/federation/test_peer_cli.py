@@ -31,9 +31,15 @@ def test_peer_verbs(tmp_path: Path) -> None:
     doc.write_text(run("key", "show", "--data", b, "--json").stdout)
     me = json.loads(doc.read_text())
 
-    refused = run("peer", "add", "https://partner.example:8471", "--node-key", str(doc),
+    refused = run("peer", "add", "http://partner.example:8471", "--node-key", str(doc),
                   "--key", "thiqa_x", "--data", a)
     assert refused.exit_code == 1 and "mutual TLS needed" in refused.stderr
+    assert me["tls_fingerprint"]  # the identity document carries the certificate's pin
+    over_tls = run("peer", "add", "https://partner.example:8471", "--node-key", str(doc),
+                   "--key", "thiqa_x", "--json", "--data", a)
+    assert over_tls.exit_code == 0, over_tls.output
+    assert json.loads(over_tls.stdout)["tls_fingerprint"] == me["tls_fingerprint"]
+    assert run("peer", "remove", "https://partner.example:8471", "--data", a).exit_code == 0
     missing = run("peer", "add", "http://127.0.0.1:9", "--node-key", str(doc), "--key", "k",
                   "--collection", "nowhere", "--data", a)
     assert missing.exit_code == 1 and "no collection 'nowhere'" in missing.stderr
@@ -91,12 +97,14 @@ def test_push_never_sends_what_the_partner_may_not_read(peers_: dict[str, Partne
         asyncio.run(link.deliver())
 
 
-def test_only_loopback_http_until_mutual_tls() -> None:
+def test_plain_http_on_loopback_only_and_https_only_pinned() -> None:
     assert transport.check_url("http://127.0.0.1:8471/") == "http://127.0.0.1:8471"
     assert transport.check_url("http://localhost:1") == "http://localhost:1"
+    fp = "sha256:" + "ab" * 32
+    assert transport.check_url("https://10.0.0.1:8471/", fp) == "https://10.0.0.1:8471"
     for url in ("http://10.0.0.1:8471", "https://127.0.0.1:8471", "ftp://x"):
         with pytest.raises(BadRequest):
-            transport.check_url(url)
+            transport.check_url(url)  # no pinned certificate for https: refused too
 
 
 @pytest.fixture

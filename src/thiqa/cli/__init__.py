@@ -85,10 +85,11 @@ from thiqa.cli import (  # noqa: E402  (sub-commands register)
     migrate,
     peer,
     run,
+    tls,
     trust,
     webhook,
 )
 
 __all__ = ["admin", "alerts", "audit", "demo", "emit", "export", "load", "load_settings",
-           "main", "match", "migrate", "open_node", "peer", "run", "setting_options", "trust",
-           "webhook"]
+           "main", "match", "migrate", "open_node", "peer", "run", "setting_options", "tls",
+           "trust", "webhook"]

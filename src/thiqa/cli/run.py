@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import ssl
 from typing import Any
 
 import click
@@ -9,19 +11,41 @@ import click
 from thiqa import bootstrap, settings
 from thiqa.bootstrap import FirstRun
 from thiqa.cli import emit, load_settings, main, open_node, setting_options
+from thiqa.cli.tls import make_certificate
 from thiqa.errors import ConfigError
+from thiqa.federation import tls as node_tls
+from thiqa.node import Node
 
 
-def _first_run_data(first: FirstRun) -> dict[str, Any]:
+def _first_run_data(first: FirstRun, cert: dict[str, Any] | None) -> dict[str, Any]:
     return {"org": {"id": first.org.id, "name": first.org.name},
             "api_key": {"id": first.key.id, "role": first.key.role, "key": first.secret},
-            "collection": {"id": first.collection.id, "alias": first.collection.alias}}
+            "collection": {"id": first.collection.id, "alias": first.collection.alias},
+            "tls": cert}
 
 
-def _first_run_text(first: FirstRun) -> str:
+def _first_run_text(first: FirstRun, cert: dict[str, Any] | None) -> str:
+    tls_line = (f"\nTLS certificate: {cert['fingerprint']} ({cert['certificate']})"
+                if cert else "")
     return (f"Initialised node for organisation {first.org.name!r} ({first.org.id}).\n"
             f"Admin API key (shown once, store it now): {first.secret}\n"
-            f"Default collection: {first.collection.id} (alias 'default')")
+            f"Default collection: {first.collection.id} (alias 'default')" + tls_line)
+
+
+def _first_run(node: Node) -> tuple[FirstRun, dict[str, Any] | None]:
+    """Initialise the node and, unless it has one, make its self-signed TLS certificate
+    (for the loopback names and the configured host)."""
+    first = bootstrap.initialise(node)
+    cfg = node.settings
+    if node_tls.own_paths(cfg.data)[0].exists():
+        return first, None
+    hosts, ips = list(node_tls.DEFAULT_HOSTS), list(node_tls.DEFAULT_IPS)
+    if cfg.host not in ("0.0.0.0", "::", "") and not cfg.is_loopback:
+        try:
+            ips.append(str(ipaddress.ip_address(cfg.host)))
+        except ValueError:
+            hosts.append(cfg.host)
+    return first, make_certificate(node, tuple(hosts), tuple(ips))
 
 
 @main.command()
@@ -33,8 +57,8 @@ def init(as_json: bool, **options: Any) -> None:
     try:
         if bootstrap.is_initialised(node.store):
             raise ConfigError(f"the node in {node.settings.data} is already initialised")
-        first = bootstrap.initialise(node)
-        emit(as_json, _first_run_data(first), _first_run_text(first))
+        first, cert = _first_run(node)
+        emit(as_json, _first_run_data(first, cert), _first_run_text(first, cert))
     finally:
         node.store.close()
 
@@ -49,19 +73,28 @@ def serve(**options: Any) -> None:
 
     node = open_node(options)
     cfg = node.settings
-    if not cfg.is_loopback and not cfg.tls_cert:
+    try:
+        tls_on = node_tls.serves_tls(cfg)  # refuses plain HTTP beyond loopback
+        if not bootstrap.is_initialised(node.store):
+            click.echo(_first_run_text(*_first_run(node)))
+        server_tls = node_tls.ServerTLS(cfg, node.store) if tls_on else None
+    except BaseException:
         node.store.close()
-        raise ConfigError(f"serving on {cfg.host} (beyond loopback) needs TLS: set tls_cert and "
-                          "tls_key")
-    if not bootstrap.is_initialised(node.store):
-        click.echo(_first_run_text(bootstrap.initialise(node)))
-    scheme = "https" if cfg.tls_cert else "http"
+        raise
+    scheme = "https" if server_tls else "http"
+    tls_note = (f"; TLS {server_tls.fingerprint}, client certificates {cfg.tls_client_auth}"
+                if server_tls else "")
     click.echo(f"thiqa serving TAXII 2.1 at {scheme}://{cfg.host}:{cfg.port}/taxii2/ "
-               f"(data: {cfg.data})", err=True)
+               f"(data: {cfg.data}{tls_note})", err=True)
     app = create_app(cfg, node.store, node.clock)
+
+    def ssl_context(config: Any, default: Any) -> ssl.SSLContext:
+        assert server_tls is not None
+        return server_tls.context()
+
     try:
         uvicorn.run(app, host=cfg.host, port=cfg.port, log_level=cfg.log_level,
-                    ssl_certfile=cfg.tls_cert or None, ssl_keyfile=cfg.tls_key or None,
+                    ssl_context_factory=ssl_context if server_tls else None,
                     access_log=cfg.log_level == "debug",
                     # Event streams never finish on their own: close them after the grace.
                     timeout_graceful_shutdown=cfg.shutdown_grace)

@@ -87,21 +87,34 @@ def trust() -> None:
 @trust.command("pin")
 @click.argument("source")
 @click.option("--tls-fingerprint", default=None, help="The partner's TLS certificate "
-              "fingerprint (for mutual TLS).")
+              "fingerprint (for mutual TLS); checked against the certificate when one is "
+              "given or in the identity document.")
+@click.option("--tls-certificate", "tls_certificate", default=None,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="The partner's TLS certificate (PEM), when its identity document does "
+              "not carry it.")
 @click.option("--also-for", multiple=True, help="Another organisation (known here) the "
               "partner node may sign for (repeat).")
 @_store_options
 @_json_flag
-def trust_pin(source: str, tls_fingerprint: str | None, also_for: tuple[str, ...],
-              as_json: bool, **options: Any) -> None:
+def trust_pin(source: str, tls_fingerprint: str | None, tls_certificate: Path | None,
+              also_for: tuple[str, ...], as_json: bool, **options: Any) -> None:
     """Pin a partner's key from its identity document (thiqa key show --json on the
     partner's node), a file or '-' for standard input. Check the fingerprint with the
     partner out of band before pinning."""
+    pem = None
+    if tls_certificate is not None:
+        try:
+            pem = tls_certificate.read_text(encoding="ascii")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BadRequest(f"cannot read {tls_certificate}: {exc}") from None
     node = open_node(options)
     try:
         k = trust_store.pin(node, _read_json(source), tls_fingerprint=tls_fingerprint,
-                            also_for=also_for)
-        emit(as_json, _pin_json(k), f"pinned {k.fingerprint} for {k.node_id} ({k.org_id})")
+                            tls_certificate=pem, also_for=also_for)
+        tls_line = f"\nTLS certificate {k.tls_fingerprint}" if k.tls_fingerprint else ""
+        emit(as_json, _pin_json(k),
+             f"pinned {k.fingerprint} for {k.node_id} ({k.org_id}){tls_line}")
     finally:
         node.store.close()
 

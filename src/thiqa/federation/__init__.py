@@ -12,6 +12,12 @@ The API peering builds on:
 - :meth:`thiqa.node.Node.receive` — verify and store what a peer delivered;
   rejections come back with their reasons and are in the audit log.
 
+- :mod:`thiqa.federation.https` — ``httpx_client`` / ``httpx_async_client`` for
+  calling a peer (mutual TLS with the pinned certificate; plain HTTP on loopback only)
+  and ``explain`` (why a call failed, in plain words).
+
 Modules: ``merkle`` (batch trees), ``extension`` (the STIX property extension),
-``sign`` (signing writes), ``verify``, ``receive``, ``export``, ``keys``, ``trust``.
+``sign`` (signing writes), ``verify``, ``receive``, ``export``, ``keys``, ``trust``,
+``tls`` (the node certificate, pinned certificates, server and client contexts),
+``https`` (clients for peers).
 """

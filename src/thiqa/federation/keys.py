@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from thiqa.federation import tls
 from thiqa.signing import KEY_FILE, NodeKey, canonical, fingerprint
 from thiqa.timestamps import format_us
 
@@ -47,14 +48,19 @@ def current(node: Node) -> NodeKey:
 
 
 def identity(node: Node) -> dict[str, Any]:
-    """What a partner pins: node id, organisation, public key and fingerprint, and the
-    rotation statements that led to this key (for a partner that pinned an older one)."""
+    """What a partner pins: node id, organisation, public key and fingerprint, the
+    rotation statements that led to this key (for a partner that pinned an older one),
+    and the TLS certificate the node serves and presents, with its fingerprint."""
     key = current(node)
     org = node.operating_org()
-    return {"node": node_id(node), "org": org.id, "org_name": org.name,
-            "algorithm": "Ed25519", "public_key": key.public, "fingerprint": key.fingerprint,
-            "rotations": [orjson.loads(rot) for *_, rot in node.store.node_keys()
-                          if rot is not None]}
+    doc = {"node": node_id(node), "org": org.id, "org_name": org.name,
+           "algorithm": "Ed25519", "public_key": key.public, "fingerprint": key.fingerprint,
+           "rotations": [orjson.loads(rot) for *_, rot in node.store.node_keys()
+                         if rot is not None]}
+    cert = tls.served_certificate(node.settings)
+    if cert is not None:
+        doc["tls_fingerprint"], doc["tls_certificate"] = cert.fingerprint, cert.pem
+    return doc
 
 
 def rotation_record(statement: dict[str, Any]) -> dict[str, Any]:

@@ -168,7 +168,9 @@ def add(node: Node, url: str, identity: Any, api_key: str, *, mode: str = "pull"
         collections: tuple[str, ...] = (), tls_fingerprint: str | None = None) -> Peer:
     """Record a partner: pin its identity document (unless that key is pinned already
     for that node), check the URL and the collection mapping, store the peer."""
-    base = transport.check_url(url)
+    pinned_tls = identity.get("tls_fingerprint") if isinstance(identity, dict) else None
+    base = transport.check_url(url, tls_fingerprint or (
+        pinned_tls if isinstance(pinned_tls, str) else None))
     if mode not in MODES:
         raise BadRequest(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     if not api_key.strip():

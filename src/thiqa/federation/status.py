@@ -60,15 +60,16 @@ def status(node: Node, peer: Peer, probe: bool = True) -> list[LinkStatus]:
             except ThiqaError as exc:
                 out.append(LinkStatus(c, s, None, f"cannot push: {exc.description}"))
     if pulls:
-        lags = asyncio.run(_probe(peer, pulls)) if probe else [(None, "not asked")] * len(pulls)
+        lags = (asyncio.run(_probe(node, peer, pulls)) if probe
+                else [(None, "not asked")] * len(pulls))
         out.extend(LinkStatus(c, s, n, why) for (c, s), (n, why) in zip(pulls, lags, strict=True))
     return sorted(out, key=lambda x: (x.collection.pk, x.state.direction))
 
 
-async def _probe(peer: Peer, pulls: list[tuple[Collection, LinkState]]
+async def _probe(node: Node, peer: Peer, pulls: list[tuple[Collection, LinkState]]
                  ) -> list[tuple[int | None, str | None]]:
     client = transport.client_for(peer.url, peer.api_key, peer.tls_fingerprint,
-                                  read_timeout=PROBE_S)
+                                  transport.trust_for(node, peer.url), read_timeout=PROBE_S)
     partner = Partner(client)
     out: list[tuple[int | None, str | None]] = []
     try:

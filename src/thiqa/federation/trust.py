@@ -18,6 +18,7 @@ import base64
 from typing import TYPE_CHECKING, Any
 
 from thiqa.errors import BadRequest, Conflict, NotFound
+from thiqa.federation import tls
 from thiqa.federation.keys import ROTATION_TYPE, rotation_record
 from thiqa.signing import fingerprint, verify
 from thiqa.store.model import Org, TrustedKey
@@ -42,11 +43,13 @@ def _fingerprint(public: str) -> str:
 
 
 def pin(node: Node, doc: dict[str, Any], *, tls_fingerprint: str | None = None,
-        also_for: tuple[str, ...] = ()) -> TrustedKey:
-    """Pin the key of a partner's identity document. ``also_for``: further organisations
-    (identity ids known here) that partner node may sign for."""
+        tls_certificate: str | None = None, also_for: tuple[str, ...] = ()) -> TrustedKey:
+    """Pin the key of a partner's identity document, with its TLS certificate (from the
+    document or ``tls_certificate``, PEM) or only its fingerprint. ``also_for``: further
+    organisations (identity ids known here) that partner node may sign for."""
     if not isinstance(doc, dict):
         raise BadRequest("the identity document must be a JSON object")
+    tls_fingerprint, tls_pem = tls.pin_material(doc, tls_fingerprint, tls_certificate)
     public, node_id, org_id = _text(doc, "public_key"), _text(doc, "node"), _text(doc, "org")
     fp = _fingerprint(public)
     if len(base64.b64decode(public)) != 32:
@@ -72,8 +75,11 @@ def pin(node: Node, doc: dict[str, Any], *, tls_fingerprint: str | None = None,
         node.org(extra)
     key = TrustedKey(fp, public, node_id, (org_id, *(o for o in also_for if o != org_id)),
                      name or org_id, node.clock.now_us(), tls_fingerprint=tls_fingerprint)
+    if tls_pem is not None:
+        tls.remember(node.store, tls_pem)
     node.store.pin_key(key)
-    node._admin("trust.pin", f"{fp} for {node_id} ({org_id})")
+    node._admin("trust.pin", f"{fp} for {node_id} ({org_id})"
+                + (f", TLS {tls_fingerprint}" if tls_fingerprint else ""))
     return key
 
 

@@ -87,7 +87,8 @@ class Federation:
 
     async def _peer(self, peer: Peer) -> None:
         """One peer: its links, each in its own task, re-read every REFRESH_S."""
-        client = transport.client_for(peer.url, peer.api_key, peer.tls_fingerprint)
+        client = transport.client_for(peer.url, peer.api_key, peer.tls_fingerprint,
+                                      transport.trust_for(self.node, peer.url))
         partner = Partner(client)
         running: dict[tuple[int, str, str], asyncio.Task[None]] = {}
         try:
