@@ -15,12 +15,14 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,7 @@ import httpx
 import orjson
 
 from thiqa import bootstrap
-from thiqa.federation import keys, peers
+from thiqa.federation import keys, peers, tls
 from thiqa.federation import trust as trust_store
 from thiqa.federation.peers import PeerTable
 from thiqa.node import Node
@@ -58,10 +60,20 @@ class LabNode:
     node_id: str = ""
     key: str = ""  # an analyst key of the node's own organisation
     proc: subprocess.Popen[bytes] | None = None
+    # Served over HTTPS with the node's own certificate; peers then talk mutual TLS.
+    tls: bool = False
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    def verify(self) -> ssl.SSLContext | bool:
+        """How the lab's own calls check the node: its certificate as the only anchor."""
+        if not self.tls:
+            return True
+        ctx = ssl.create_default_context(cafile=str(tls.own_paths(self.data)[0]))
+        ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+        return ctx
 
     @property
     def log(self) -> Path:
@@ -75,6 +87,10 @@ class LabNode:
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("THIQA_")}
         env.update(SERVE_ENV)
+        if self.tls:
+            # Peers present their certificates (refused unless pinned); the lab's own
+            # calls present none, which "optional" lets through to the API key check.
+            env.update({"THIQA_TLS": "on", "THIQA_TLS_CLIENT_AUTH": "optional"})
         out = self.log.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "thiqa", "serve", "--data", str(self.data), "--port",
@@ -87,7 +103,8 @@ class LabNode:
             if self.proc is None or self.proc.poll() is not None:
                 raise RuntimeError(f"node {self.name} exited: {self.output()[-2000:]}")
             try:
-                r = httpx.get(self.url + "/taxii2/", timeout=2.0, headers=self.headers())
+                r = httpx.get(self.url + "/taxii2/", timeout=2.0, headers=self.headers(),
+                              verify=self.verify())
                 if r.status_code == 200:
                     return
             except httpx.TransportError:
@@ -119,7 +136,7 @@ class LabNode:
         """POST objects into a collection as the node's own analyst (TAXII 2.1 §5.5)."""
         r = httpx.post(f"{self.url}/api/collections/{alias}/objects/",
                        content=orjson.dumps({"objects": list(objects)}), timeout=60.0,
-                       headers={**self.headers(), "Content-Type": TAXII})
+                       headers={**self.headers(), "Content-Type": TAXII}, verify=self.verify())
         r.raise_for_status()
         out: dict[str, Any] = r.json()
         return out
@@ -127,7 +144,7 @@ class LabNode:
     def retract(self, object_id: str) -> None:
         r = httpx.post(f"{self.url}/api/retractions/", content=orjson.dumps({"id": object_id}),
                        headers={**self.headers(), "Content-Type": "application/json"},
-                       timeout=30.0)
+                       timeout=30.0, verify=self.verify())
         r.raise_for_status()
 
     def held(self, alias: str) -> list[tuple[str, str]]:
@@ -150,14 +167,6 @@ class LabNode:
         finally:
             store.close()
 
-    def has(self, alias: str, object_id: str) -> bool:
-        r = httpx.get(f"{self.url}/api/search/", params={"q": object_id},
-                      headers=self.headers(), timeout=10.0)
-        if r.status_code != 200:
-            return False
-        return any(o.get("id") == object_id for o in r.json().get("objects", [])) and \
-            any(i == object_id for i, _ in self.held(alias))
-
 
 @dataclass(frozen=True)
 class Group:
@@ -179,10 +188,12 @@ class Lab:
     nodes: dict[str, LabNode] = field(default_factory=dict)
     # (host, guest) -> the API key minted at node host for guest's organisation
     minted: dict[tuple[str, str], str] = field(default_factory=dict)
+    tls: bool = False  # every node over HTTPS, peers on mutual TLS
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        self.nodes = {n: LabNode(n, self.root / n, free_port()) for n in self.names}
+        self.nodes = {n: LabNode(n, self.root / n, free_port(), tls=self.tls)
+                      for n in self.names}
 
     def __getitem__(self, name: str) -> LabNode:
         return self.nodes[name]
@@ -197,6 +208,8 @@ class Lab:
             node = ln.open()
             try:
                 first = bootstrap.initialise(node)
+                if ln.tls:  # before the identity document, which carries its pin
+                    tls.create(ln.data, datetime.now(UTC), common_name=f"thiqa {ln.name}")
                 ln.org_id = first.org.id
                 ln.node_id = keys.node_id(node)
                 _, ln.key = node.create_key(first.org.id, "analyst", "lab")
@@ -300,7 +313,7 @@ class Watcher:
     def _run(self) -> None:
         headers = {"Authorization": f"Bearer {self.ln.key}", "Accept": "text/event-stream"}
         with httpx.stream("GET", self.ln.url + "/api/stream/", headers=headers,
-                          timeout=httpx.Timeout(10.0, read=None)) as r:
+                          timeout=httpx.Timeout(10.0, read=None), verify=self.ln.verify()) as r:
             self._ready.set()
             for line in r.iter_lines():
                 if self._stop.is_set():
@@ -327,6 +340,7 @@ class Watcher:
 
 def aliases(ln: LabNode) -> dict[str, str]:
     """Collection id -> alias on a running node (as its analyst sees them)."""
-    r = httpx.get(ln.url + "/api/collections/", headers=ln.headers(), timeout=10.0)
+    r = httpx.get(ln.url + "/api/collections/", headers=ln.headers(), timeout=10.0,
+                  verify=ln.verify())
     r.raise_for_status()
     return {c["id"]: c.get("alias") or c["id"] for c in r.json().get("collections", [])}
