@@ -29,6 +29,7 @@ from starlette.routing import Route
 from thiqa.auth import Principal
 from thiqa.errors import BadRequest, Forbidden
 from thiqa.federation import keys, sync
+from thiqa.federation.export import Trees
 from thiqa.node import Node
 from thiqa.stream.feed import Feed
 from thiqa.stream.model import EventLog
@@ -46,6 +47,7 @@ class PeerApi:
         self.node = node
         self.log = log
         self.wrote = wrote  # called after a push stored something (wakes streams, index)
+        self.trees = Trees()  # batch trees, shared by the fetches of every peer
 
     async def _who(self, request: Request) -> Principal:
         return await run_in_threadpool(self.node.authenticate,
@@ -84,7 +86,8 @@ class PeerApi:
         pairs = [sync.pair(*v) if isinstance(v, list) and len(v) == 2
                  else sync.pair(None, None) for v in raw]
         objects, unsigned = await run_in_threadpool(sync.fetch, self.node, who,
-                                                    request.path_params["cid"], pairs)
+                                                    request.path_params["cid"], pairs,
+                                                    self.trees)
         return _json({"objects": objects, "unsigned": unsigned})
 
     async def push(self, request: Request) -> Response:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -34,6 +34,15 @@ from thiqa.store.model import Collection
 from thiqa.timestamps import format_us, parse_us
 
 MANIFEST_PAGE = 1000
+PIPELINE = 3  # catch-up pages fetched ahead of those being stored
+
+
+@dataclass(slots=True)
+class _Fetched:
+    """One page of catch-up: the fetched objects and the page's position."""
+
+    objects: list[Any] = field(default_factory=list)
+    last: int | None = None
 
 
 @dataclass(slots=True)
@@ -77,21 +86,59 @@ class PullLink:
         if s.catchup_head is None:
             s = replace(s, catchup_head=head, catchup_after=None)
             await self._save(s)
-        while True:
-            after = None if s.catchup_after is None else format_us(s.catchup_after)
-            items, more = await self.partner.manifest(self.remote, after, MANIFEST_PAGE)
-            pairs = [(str(m.get("id", "")), str(m.get("version", ""))) for m in items]
-            got = await self._store(pairs, [])
-            last = s.catchup_after
-            if items:
-                last = parse_us(str(items[-1].get("date_added")))
-            s = self._counted(replace(s, catchup_after=last), got)
-            await self._save(s)
-            if not more or not items:
-                break
+        # The next pages are asked for (manifest, then the lacking versions) while this
+        # one is stored: the partner's work and the network overlap with ours. At most
+        # PIPELINE pages wait, so memory stays bounded whatever the collection's size.
+        pages: asyncio.Queue[_Fetched | BaseException | None] = asyncio.Queue(PIPELINE)
+        producer = asyncio.create_task(self._pages(s.catchup_after, pages))
+        try:
+            done = False
+            while not done:
+                # The pages already waiting are stored together: one transaction, one
+                # audit record and one saved position for them all.
+                batch = [await pages.get()]
+                while len(batch) < PIPELINE and not pages.empty() \
+                        and isinstance(batch[-1], _Fetched):
+                    batch.append(pages.get_nowait())
+                if not isinstance(batch[-1], _Fetched):
+                    end = batch.pop()
+                    if isinstance(end, BaseException):
+                        raise end
+                    done = True
+                fetched = [p for p in batch if isinstance(p, _Fetched)]
+                if not fetched:
+                    continue
+                got = await self._received([o for p in fetched for o in p.objects])
+                last = next((p.last for p in reversed(fetched) if p.last is not None),
+                            s.catchup_after)
+                s = self._counted(replace(s, catchup_after=last), got)
+                await self._save(s)  # only once the pages are stored (kill -9 safe)
+        finally:
+            producer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await producer
         s = replace(s, cursor=s.catchup_head, catchup_head=None, catchup_after=None,
                     synced_us=self.node.clock.now_us(), failures=0)
         await self._save(s)
+
+    async def _pages(self, after_us: int | None,
+                     out: asyncio.Queue[_Fetched | BaseException | None]) -> None:
+        """Page the partner's manifest from ``after_us``; put each page's lacking
+        versions, fetched, on ``out`` in order; None at the end, or the failure."""
+        try:
+            while True:
+                after = None if after_us is None else format_us(after_us)
+                items, more = await self.partner.manifest(self.remote, after, MANIFEST_PAGE)
+                pairs = [(str(m.get("id", "")), str(m.get("version", ""))) for m in items]
+                page = await self._fetch(pairs)
+                if items:
+                    after_us = page.last = parse_us(str(items[-1].get("date_added")))
+                await out.put(page)
+                if not more or not items:
+                    break
+            await out.put(None)
+        except Exception as exc:  # handed to the consumer, which raises it
+            await out.put(exc)
 
     async def follow(self) -> None:
         assert self.state.cursor is not None
@@ -161,24 +208,37 @@ class PullLink:
     async def _store(self, pairs: list[tuple[str, str]],
                      removals: list[sync.Removal]) -> Stored:
         """Fetch the lacking versions of ``pairs``, store them, apply ``removals``."""
-        got = Stored()
-        missing = await run_in_threadpool(sync.lacking, self.node, self.collection.pk, pairs)
-        wanted = [pairs[i] for i in missing]
-        for start in range(0, len(wanted), sync.FETCH_MOST):
-            chunk = wanted[start : start + sync.FETCH_MOST]
-            answer = await self.partner.fetch(self.remote, chunk)
-            objects = answer["objects"]
-            if objects:
-                result = await run_in_threadpool(self.node.receive, self.peer.id,
-                                                 self.collection.id, objects)
-                got.stored += len(result.stored)
-                got.rejected += len(result.rejected)
-                if result.rejected:
-                    got.reason = result.rejected[0].message or ""
+        page = await self._fetch(pairs)
+        got = await self._received(page.objects)
         if removals:
             got.withdrawn = await run_in_threadpool(sync.withdraw, self.node,
                                                     self.collection.pk, removals)
-        if got.stored or got.withdrawn:
+            if got.withdrawn:
+                self.wrote()
+        return got
+
+    async def _fetch(self, pairs: list[tuple[str, str]]) -> _Fetched:
+        """The versions of ``pairs`` this collection lacks, fetched from the partner."""
+        missing = await run_in_threadpool(sync.lacking, self.node, self.collection.pk, pairs)
+        wanted = [pairs[i] for i in missing]
+        page = _Fetched()
+        for start in range(0, len(wanted), sync.FETCH_MOST):
+            answer = await self.partner.fetch(self.remote,
+                                              wanted[start : start + sync.FETCH_MOST])
+            page.objects.extend(answer["objects"])
+        return page
+
+    async def _received(self, objects: list[Any]) -> Stored:
+        """Store fetched ``objects`` through the verification gate."""
+        got = Stored()
+        if objects:
+            result = await run_in_threadpool(self.node.receive, self.peer.id,
+                                             self.collection.id, objects)
+            got.stored += len(result.stored)
+            got.rejected += len(result.rejected)
+            if result.rejected:
+                got.reason = result.rejected[0].message or ""
+        if got.stored:
             self.wrote()
         return got
 

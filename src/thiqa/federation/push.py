@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from thiqa.auth import Principal
 from thiqa.federation import keys, sync
 from thiqa.federation.client import Partner
+from thiqa.federation.export import Trees
 from thiqa.federation.extension import PROVENANCE_ID
 from thiqa.federation.peers import LinkState, Peer, PeerTable
 from thiqa.node import Node
@@ -59,6 +60,7 @@ class PushLink:
         self.partner = partner
         self.feed = Feed(node, log, lambda: principal(node, peer), collection.id,
                          f"peer {peer.id}")
+        self.trees = Trees()
         self.state = table.link(peer.id, collection.pk, "push", remote)
         self.feed.cursor = self.state.cursor or 0
 
@@ -81,7 +83,8 @@ class PushLink:
             found, _ = await run_in_threadpool(sync.fetch, self.node,
                                                principal(self.node, self.peer),
                                                self.collection.id,
-                                               pairs[start : start + sync.FETCH_MOST])
+                                               pairs[start : start + sync.FETCH_MOST],
+                                               self.trees)
             objects.extend(o for o in found if not _through(o, self.peer.id))
         last = batch.events[-1].seq
         answer: dict[str, Any] = {}

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from thiqa.auth import Principal
 from thiqa.errors import BadRequest
-from thiqa.federation.export import attach_provenance
+from thiqa.federation.export import Trees, attach_provenance
 from thiqa.federation.peers import sql_for
 from thiqa.store.model import EVERYTHING, ObjectQuery, Page, Versions, Visibility
 from thiqa.store.sqlite import _marks
@@ -75,11 +75,12 @@ def lacking(node: Node, collection_pk: int, pairs: Sequence[tuple[str, str]]) ->
     return out
 
 
-def fetch(node: Node, who: Principal, ref: str,
-          pairs: Sequence[Pair]) -> tuple[list[dict[str, Any]], list[str]]:
+def fetch(node: Node, who: Principal, ref: str, pairs: Sequence[Pair],
+          trees: Trees | None = None) -> tuple[list[dict[str, Any]], list[str]]:
     """The named versions of ``ref`` that ``who`` may read, with their provenance, and
     the ids of those among them that cannot be vouched for (no signature). Read
-    through :meth:`Node.read`: the one policy, audited."""
+    through :meth:`Node.read`: the one policy, audited. ``trees``: the batch trees
+    kept between calls (:class:`thiqa.federation.export.Trees`)."""
     if len(pairs) > FETCH_MOST:
         raise BadRequest(f"a fetch names at most {FETCH_MOST} versions, not {len(pairs)}")
     if not pairs:
@@ -90,7 +91,7 @@ def fetch(node: Node, who: Principal, ref: str,
     q = ObjectQuery(0, ids=ids, versions=Versions(keys=keys), limit=len(ids) * len(keys))
     page = node.read(who, ref, q, bodies=True)
     records = [r for r in page.records if (r.id, version_key(r.version)) in wanted]
-    return attach_provenance(node, Page(records, False))
+    return attach_provenance(node, Page(records, False), trees)
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,7 +70,12 @@ class Verifier:
         self.lookup = lookup
         self.peer = peer
         self.now_us = now_us
-        self._roots: dict[tuple[str, bytes, str], bool] = {}
+        # Within one delivery, what is the same for every version of a batch is worked
+        # out once: the trust store's answer for a key, a time, a root's signature.
+        self._keys: dict[str, TrustedKey | None] = {}
+        self._times: dict[str, int] = {}
+        self._roots: dict[tuple[Any, ...], bool] = {}
+        self._proven: dict[tuple[Any, ...], merkle.Proven] = {}
 
     def check(self, obj: Any) -> Verdict:
         oid = obj.get("id") if isinstance(obj, dict) else None
@@ -104,7 +109,10 @@ class Verifier:
 
     def _key(self, who: dict[str, Any], at_us: int, what: str) -> TrustedKey:
         fp = who["key"]
-        key = self.lookup(fp)
+        if fp in self._keys:
+            key = self._keys[fp]
+        else:
+            key = self._keys[fp] = self.lookup(fp)
         if key is None:
             raise Refused(f"{what}: unknown key {fp}: not pinned in the trust store")
         if key.revoked_us is not None:
@@ -125,8 +133,15 @@ class Verifier:
             raise Refused(f"{what}: dated in the future ({format_us(at_us)})")
         return key
 
+    def _time(self, raw: Any, what: str) -> int:
+        if isinstance(raw, str) and raw in self._times:
+            return self._times[raw]
+        at = _time(raw, what)
+        self._times[raw] = at
+        return at
+
     def _signature(self, sig: dict[str, Any], content: dict[str, Any]) -> str:
-        signed = _time(sig["signed"], "signature.signed")
+        signed = self._time(sig["signed"], "signature.signed")
         key = self._key(sig, signed, "originator signature")
         size, index, path = sig["size"], sig["index"], sig["path"]
         if not (type(size) is int and type(index) is int and isinstance(path, list)):
@@ -136,22 +151,31 @@ class Verifier:
             leaf = leaf_of(content)
         except ValueError as exc:
             raise Refused(f"content has no canonical JSON form: {exc}") from None
-        reached = merkle.root_of(leaf, index, size,
-                                 [_raw(p, "signature.path") for p in path])
-        if reached != root:
+        # The signed record is made of these fields only (all checked strings and ints
+        # by now, the root a checked digest): the same tuple, the same record.
+        value = sig["value"] if isinstance(sig["value"], str) else None
+        batch = (key.fingerprint, sig["node"], sig["org"], sig["signed"], size, root, value)
+        proven = self._proven.get(batch)
+        if proven is not None and proven.reaches(leaf, index, path):
+            return str(sig["org"])  # the same root, its signature verified already
+        raw_path = [_raw(p, "signature.path") for p in path]
+        if merkle.root_of(leaf, index, size, raw_path) != root:
             raise Refused("tampered: the content does not match the originator's signature")
-        record = root_record(sig["node"], sig["org"], sig["key"], sig["signed"], size, root)
-        cache = (key.fingerprint, canonical(record), sig["value"])
-        ok = self._roots.get(cache)
+        ok = self._roots.get(batch)
         if ok is None:
-            ok = self._roots[cache] = _verify(key.public_key, record, sig["value"])
+            record = root_record(sig["node"], sig["org"], sig["key"], sig["signed"], size,
+                                 root)
+            ok = self._roots[batch] = _verify(key.public_key, record, value)
         if not ok:
             raise Refused(f"forged signature: it does not verify with key {key.fingerprint} "
                           f"of {key.node_id}")
+        if proven is None:
+            proven = self._proven[batch] = merkle.Proven(size)
+        proven.learn(leaf, index, raw_path, path)
         return str(sig["org"])
 
     def _hop(self, n: int, hop: dict[str, Any], previous: dict[str, Any]) -> None:
-        at = _time(hop["forwarded"], f"hop {n}.forwarded")
+        at = self._time(hop["forwarded"], f"hop {n}.forwarded")
         key = self._key(hop, at, f"hop {n}")
         if hop["prev"] != link(previous):
             raise Refused(f"hop {n} does not link to the signature before it: the chain was "

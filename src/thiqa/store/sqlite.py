@@ -432,10 +432,16 @@ class SQLiteStore(ProvenanceTables):
                    f"ORDER BY e.date_added LIMIT {n}")
             rows = self._read(sql, part_params)
         else:
+            table = "entries e"
             if values:
                 where += f" AND {split_col} IN ({_marks(len(values))})"
                 params.extend(values)
-            sql = (f"SELECT {cols} FROM entries e JOIN versions v ON v.vid = e.vid "
+                if q.ids:
+                    # Many ids (a peer's fetch): look each up in entries_object and sort
+                    # what they hold. Left to itself, the planner walks the collection's
+                    # page index (collection_pk, date_added) for every such read.
+                    table = "entries e INDEXED BY entries_object"
+            sql = (f"SELECT {cols} FROM {table} JOIN versions v ON v.vid = e.vid "
                    f"WHERE {where} ORDER BY e.date_added LIMIT {n}")
             rows = self._read(sql, params)
         more = len(rows) > q.limit
