@@ -170,3 +170,11 @@ def _memory(pid: int) -> tuple[int, int, int]:
 def peak_rss(proc: subprocess.Popen[bytes]) -> int:
     """Peak resident set size of a running process so far, in bytes."""
     return _memory(proc.pid)[0]
+
+
+def memory(proc: subprocess.Popen[bytes]) -> tuple[int, int, int]:
+    """A running process's (peak RSS, heap now, mapped files now) in bytes: see
+    :func:`_memory`. Every read connection of the SQLite store maps the database, so
+    the same page-cache pages count once per connection in RSS; the heap is the
+    process's own memory."""
+    return _memory(proc.pid)

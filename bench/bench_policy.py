@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"run {run + 1}: {who}: {got.objects:,} objects in "
                           f"{got.seconds:.1f} s ({rate(got.objects, got.seconds):,.0f}/s; "
                           f"server CPU {got.server_cpu:.1f} s)", file=sys.stderr)
-            rss = _procs.peak_rss(srv.proc)
+            rss, heap, mapped = _procs.memory(srv.proc)
 
     def med(who: str) -> tuple[int, float, float]:
         reads = results[who]
@@ -105,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
 
     base_n, base_rate, _base_cpu = med("admin")
     rows = [Row(f"full read without policy (admin), {args.orgs}-member community", base_n,
-                f"{base_rate:,.0f}", "", "1.00×", fmt_mb(rss))]
+                f"{base_rate:,.0f}", "", "1.00×",
+                f"{fmt_mb(rss)} (after: heap {fmt_mb(heap)}, mapped {fmt_mb(mapped)})")]
     for who, label in (("member", "another member org (the ~15% RED for it left out)"),
                        ("originator", "the publishing org (policy admits all)")):
         n, r, _cpu = med(who)
