@@ -252,11 +252,15 @@ def receive(node: Node, peer: str, collection: Collection,
     table = TombstoneTable(node.store)
     known = {t.digest for t, _ in table.of(e[0] for e in entries)}
     me = keys.node_id(node)
+    again: list[Tombstone] = []  # verified when first kept: applied again, not counted
     for object_id, version, raw in entries:
         try:
             t = checker.parse(raw, object_id, version)
-            if t.digest in known or me in _chain(t):
-                continue  # kept here already, or back the way it came: applied here
+            if me in _chain(t):
+                continue  # this node's own, or back the way it came: applied here
+            if t.digest in known:
+                again.append(t)
+                continue
             checker.verify(t)
             good.append(t)
             known.add(t.digest)
@@ -265,12 +269,12 @@ def receive(node: Node, peer: str, collection: Collection,
                                 f"tombstone of {object_id}: {exc}"[:500]))
     table.add(good, peer, node.clock.now_us())  # kept first: a relay serves it on
     collections = node.store.list_collections()
-    for t in good:
+    for t in [*good, *again]:
         direct = remote if t.node_id == peer else None
         targets = [c for c in collections if t.covers(c, direct if c.pk == collection.pk
                                                       else None)]
         out.withdrawn += _withdraw(node, t, targets)
-        out.accepted += 1
+    out.accepted = len(good)
     now = node.clock.now_us()
     events = []
     if good:
