@@ -164,6 +164,45 @@ def test_after_kill_9_the_tombstone_still_arrives(chain: Lab) -> None:
                     obj["id"] not in {i for i, _ in chain["c"].held("trio")}, WAIT_S)
 
 
+def _push(lab: Lab, to: str, sender: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST a push to node ``to`` as node ``sender``, with the key minted for it there."""
+    r = httpx.post(f"{lab[to].url}/api/collections/trio/federation/objects/",
+                   content=orjson.dumps({"node": lab[sender].node_id, **body}),
+                   headers={"Authorization": f"Bearer {lab.minted[(to, sender)]}",
+                            "Content-Type": "application/json"})
+    assert r.status_code == 200, r.text
+    out: dict[str, Any] = r.json()
+    return out
+
+
+def test_a_tombstone_before_its_version_ends_right(chain: Lab) -> None:
+    chain["b"].stop()  # the relay is down: c hears of the version by another path only
+    try:
+        (obj,) = indicators(1)
+        chain["a"].publish("trio", [obj])
+        r = httpx.post(f"{chain['a'].url}/api/collections/trio/federation/fetch/",
+                       content=orjson.dumps({"versions": [[obj["id"], obj["modified"]]]}),
+                       headers={"Authorization": f"Bearer {chain.minted[('a', 'c')]}",
+                                "Content-Type": "application/json"})
+        early = r.json()["objects"]  # signed by a, delayed on a slow path
+        assert len(early) == 1
+        chain["a"].retract(obj["id"])
+        store = chain["a"].store()
+        try:
+            ((t, _),) = TombstoneTable(store).of([obj["id"]])
+        finally:
+            store.close()
+        entry = {"kind": "retract", "id": obj["id"], "version": obj["modified"],
+                 "tombstone": t.body}
+        first = _push(chain, "c", "a", {"objects": [], "removed": [entry]})
+        assert (first["withdrawn"], first["rejected"]) == (0, [])  # nothing held yet
+        late = _push(chain, "c", "a", {"objects": early, "removed": []})
+        assert (late["stored"], late["rejected"]) == (0, [])
+        assert obj["id"] not in {i for i, _ in chain["c"].held("trio")}
+    finally:
+        chain.start(["b"])
+
+
 def test_a_forged_tombstone_from_a_partner_changes_nothing(chain: Lab) -> None:
     (obj,) = indicators(1)
     chain["a"].publish("trio", [obj])
