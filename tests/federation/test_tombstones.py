@@ -11,7 +11,7 @@ from tests.conftest import indicator
 from tests.federation.conftest import Peer, befriend
 from tests.federation.test_federation import outgoing, publish, stored
 from thiqa import audit
-from thiqa.federation import tombstones
+from thiqa.federation import tombstones, trust
 from thiqa.federation.tombstones import TombstoneTable
 from thiqa.signing import NodeKey
 from thiqa.store.model import ALL, Collection, Versions
@@ -233,4 +233,15 @@ def test_a_narrowed_retraction_names_its_collections(peers: dict[str, Peer]) -> 
     widened = {**stone, "collections": None}
     done = tombstones.receive(b.node, a.id, _collection(b, into), [(oid, V, widened)])
     assert done.withdrawn == 0 and "forged tombstone" in done.reason
+    assert stored(b, into) == [(oid, a.org)]
+
+
+def test_a_tombstone_signed_by_a_revoked_key_is_refused(peers: dict[str, Peer]) -> None:
+    a, b = peers["a"], peers["b"]
+    oid, into = _shared(a, b, 9)
+    retract(a, oid)
+    (stone,) = kept(a, oid)
+    trust.revoke(b.node, a.node.node_key().fingerprint)
+    done = tombstones.receive(b.node, a.id, _collection(b, into), [(oid, V, stone)])
+    assert done.withdrawn == 0 and "revoked" in done.reason
     assert stored(b, into) == [(oid, a.org)]
