@@ -22,7 +22,7 @@ from thiqa.access import NOTHING, Access, Entitlements, collection_access, reach
 from thiqa.auth import Principal
 from thiqa.clock import Clock
 from thiqa.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthenticated
-from thiqa.federation import export, receive
+from thiqa.federation import export, receive, tombstones
 from thiqa.federation.sign import BatchSigner
 from thiqa.handling import NO_DEFAULTS, Defaults, Tlp, defaults_named
 from thiqa.settings import Settings
@@ -449,9 +449,12 @@ class Node:
             self.deny(who, "403: may not delete", view.collection.id)
             raise Forbidden("deleting needs both read and write access to the collection")
         # Only versions the caller may see can be deleted: anything else is, for it, absent.
-        removed = self.store.delete_versions(
-            view.collection.pk, object_id, versions, spec_versions,
-            policy.read_filter(policy.viewer(who), view.collection, view.access))
+        seen = policy.read_filter(policy.viewer(who), view.collection, view.access)
+        # The versions this node originated leave with a signed tombstone, for partners.
+        tombstones.sign_withdrawal(self, [view.collection], object_id, versions,
+                                   spec_versions, seen, "delete", [view.collection])
+        removed = self.store.delete_versions(view.collection.pk, object_id, versions,
+                                             spec_versions, seen)
         if not removed:
             raise NotFound(f"no object {object_id!r} (with the requested versions) in this "
                            "collection")
@@ -480,6 +483,9 @@ class Node:
         held = self.entitlements(who)
         left: list[Collection] = []
         removed = 0
+        # Signed before the entries go, so that no partner sees the events without it.
+        tombstones.sign_withdrawal(self, targets, object_id, ALL, (), only, "retract",
+                                   targets if from_refs is not None else None)
         for c in targets:
             n = self.store.delete_versions(c.pk, object_id, ALL, (), only, reason="retract")
             removed += n

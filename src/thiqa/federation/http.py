@@ -7,9 +7,14 @@
          {"objects": […], "unsigned": [ids]}: the named versions the caller may read,
          each with its signed provenance and this node's hop (at most 1,000 a call).
     POST /api/collections/{id}/federation/objects/
-         {"node": node id, "objects": […], "removed": [{"kind", "id", "version"}, …]}
+         {"node": node id, "objects": […],
+          "removed": [{"kind", "id", "version", "tombstone"}, …]}
          a push: the objects go through the verification gate (Node.receive), the
-         tombstones are applied (thiqa.federation.sync.withdraw).
+         signed tombstones through theirs (thiqa.federation.tombstones.receive).
+    POST /api/collections/{id}/federation/tombstones/   {"events": [seq, …]}
+         {"tombstones": [{"kind", "id", "version", "seq", "tombstone"}, …]}: the signed
+         tombstones of the named removal events the caller may see in its stream, each
+         with this node's hop when it was received (at most 1,000 events a call).
 
 All follow the TAXII permission matrix for the caller's key (404 invisible, 403 not
 allowed) and answer errors as TAXII error messages. A push must come from a node whose
@@ -28,7 +33,7 @@ from starlette.routing import Route
 
 from thiqa.auth import Principal
 from thiqa.errors import BadRequest, Forbidden
-from thiqa.federation import keys, sync
+from thiqa.federation import keys, sync, tombstones
 from thiqa.federation.export import Trees
 from thiqa.node import Node
 from thiqa.stream.feed import Feed
@@ -90,6 +95,21 @@ class PeerApi:
                                                     self.trees)
         return _json({"objects": objects, "unsigned": unsigned})
 
+    async def tombstones(self, request: Request) -> Response:
+        who = await self._who(request)
+        body = await self._body(request)
+        seqs = body.get("events")
+        if set(body) != {"events"} or not isinstance(seqs, list) \
+                or not all(type(s) is int and s > 0 for s in seqs):
+            raise BadRequest("the body must be {\"events\": [seq, …]}: sequence numbers "
+                             "of this node's log")
+        if len(seqs) > tombstones.ASK_MOST:
+            raise BadRequest(f"ask for the tombstones of at most {tombstones.ASK_MOST} "
+                             f"events, not {len(seqs)}")
+        found = await run_in_threadpool(tombstones.served, self.node, self.log, who,
+                                        request.path_params["cid"], seqs)
+        return _json({"tombstones": found})
+
     async def push(self, request: Request) -> Response:
         who = await self._who(request)
         ref = request.path_params["cid"]
@@ -101,7 +121,10 @@ class PeerApi:
                 or not isinstance(objects, list) or not isinstance(removed, list):
             raise BadRequest("the body must be {\"node\": node id, \"objects\": [...], "
                              "\"removed\": [{\"kind\", \"id\", \"version\"}, ...]}")
-        removals = [_removal(r) for r in removed]
+        try:
+            removals = tombstones.pushed(removed)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
 
         def run() -> dict[str, Any]:
             pins = [k for k in self.node.store.trusted_keys(peer) if k.revoked_us is None]
@@ -113,11 +136,12 @@ class PeerApi:
                         if isinstance(o, dict) else ("", "") for o in objects]
             fresh = [objects[i] for i in sync.lacking(self.node, collection.pk, versions)]
             got = self.node.receive(peer, collection.id, fresh) if fresh else None
-            gone = sync.withdraw(self.node, collection.pk, removals)
+            gone = tombstones.receive(self.node, peer, collection, removals)
             return {"stored": len(got.stored) if got else 0,
-                    "already_held": len(objects) - len(fresh), "withdrawn": gone,
+                    "already_held": len(objects) - len(fresh), "withdrawn": gone.withdrawn,
                     "rejected": [{"id": o.id, "version": o.version, "reason": o.message}
-                                 for o in (got.rejected if got else [])]}
+                                 for o in (got.rejected if got else [])]
+                    + [{"id": i, "version": v, "reason": why} for i, v, why in gone.refused]}
 
         out = await run_in_threadpool(run)
         if out["stored"] or out["withdrawn"]:
@@ -125,15 +149,8 @@ class PeerApi:
         return _json(out)
 
 
-def _removal(raw: Any) -> sync.Removal:
-    if not (isinstance(raw, dict) and raw.get("kind") in ("delete", "retract")
-            and isinstance(raw.get("id"), str) and isinstance(raw.get("version"), str)):
-        raise BadRequest("each removed entry is {\"kind\": \"delete\"|\"retract\", \"id\", "
-                         "\"version\"}")
-    return sync.Removal(raw["kind"], raw["id"], raw["version"])
-
-
 def routes(api: PeerApi) -> list[Route]:
     return [Route(PREFIX + "/", api.info, methods=["GET"]),
             Route(PREFIX + "/fetch/", api.fetch, methods=["POST"]),
-            Route(PREFIX + "/objects/", api.push, methods=["POST"])]
+            Route(PREFIX + "/objects/", api.push, methods=["POST"]),
+            Route(PREFIX + "/tombstones/", api.tombstones, methods=["POST"])]

@@ -7,7 +7,8 @@ node's identity document (``thiqa trust pin``); communities and agreements are c
 under the same names on every node that is a member (so their collections get the
 same alias on each, which is how peering maps them); each node mints an analyst API
 key for each partner's organisation and adds the partner as a peer with that key
-(``thiqa peer add``). Then each node is served by ``python -m thiqa serve``.
+(``thiqa peer add``). Then each node is served by ``python -m thiqa serve`` (with
+``--db`` for a node given a database URL: PostgreSQL nodes beside SQLite ones).
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ from thiqa.federation import trust as trust_store
 from thiqa.federation.peers import PeerTable
 from thiqa.node import Node
 from thiqa.settings import Settings
+from thiqa.store import Store, open_store
 from thiqa.store.model import ALL, EVERYTHING, ObjectQuery
-from thiqa.store.sqlite import SQLiteStore
 
 TAXII = "application/taxii+json;version=2.1"
 START_S = 30.0
@@ -62,6 +63,7 @@ class LabNode:
     proc: subprocess.Popen[bytes] | None = None
     # Served over HTTPS with the node's own certificate; peers then talk mutual TLS.
     tls: bool = False
+    db: str = ""  # the node's database URL (``--db``); empty: SQLite in its data directory
 
     @property
     def url(self) -> str:
@@ -81,8 +83,11 @@ class LabNode:
 
     def open(self) -> Node:
         """The node in-process (only while its server is stopped, for provisioning)."""
-        return Node(Settings(data=str(self.data), org_name=f"Agency {self.name.upper()}"),
-                    SQLiteStore(self.data / "thiqa.db"))
+        return Node(Settings(data=str(self.data), org_name=f"Agency {self.name.upper()}",
+                            db=self.db), self.store())
+
+    def store(self) -> Store:
+        return open_store(self.db, str(self.data))
 
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("THIQA_")}
@@ -92,9 +97,10 @@ class LabNode:
             # calls present none, which "optional" lets through to the API key check.
             env.update({"THIQA_TLS": "on", "THIQA_TLS_CLIENT_AUTH": "optional"})
         out = self.log.open("ab")
+        db = ["--db", self.db] if self.db else []
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "thiqa", "serve", "--data", str(self.data), "--port",
-             str(self.port)], stdout=out, stderr=subprocess.STDOUT, env=env)
+             str(self.port), *db], stdout=out, stderr=subprocess.STDOUT, env=env)
         out.close()
 
     def wait_ready(self) -> None:
@@ -150,7 +156,7 @@ class LabNode:
     def held(self, alias: str) -> list[tuple[str, str]]:
         """Every (id, version) the collection holds, read straight from the database
         (works whether or not the server runs)."""
-        store = SQLiteStore(self.data / "thiqa.db")
+        store = self.store()
         try:
             c = store.get_collection(alias)
             if c is None:
@@ -189,11 +195,13 @@ class Lab:
     # (host, guest) -> the API key minted at node host for guest's organisation
     minted: dict[tuple[str, str], str] = field(default_factory=dict)
     tls: bool = False  # every node over HTTPS, peers on mutual TLS
+    # node name -> database URL (a PostgreSQL node); the others keep SQLite
+    db: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        self.nodes = {n: LabNode(n, self.root / n, free_port(), tls=self.tls)
-                      for n in self.names}
+        self.nodes = {n: LabNode(n, self.root / n, free_port(), tls=self.tls,
+                                 db=self.db.get(n, "")) for n in self.names}
 
     def __getitem__(self, name: str) -> LabNode:
         return self.nodes[name]

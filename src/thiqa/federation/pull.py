@@ -26,7 +26,7 @@ import httpx
 import orjson
 from starlette.concurrency import run_in_threadpool
 
-from thiqa.federation import sync
+from thiqa.federation import sync, tombstones
 from thiqa.federation.client import Partner, SyncError, checked, collection_path, sse_events
 from thiqa.federation.peers import LinkState, Peer, PeerTable
 from thiqa.node import Node
@@ -199,20 +199,24 @@ class PullLink:
 
     async def _apply(self, events: list[dict[str, Any]]) -> None:
         pairs = [(str(e["id"]), str(e["version"])) for e in events if e["kind"] == "version"]
-        removals = [sync.Removal(e["kind"], str(e["id"]), str(e["version"]))
+        removals = [(int(e["seq"]), str(e["id"]), str(e["version"]))
                     for e in events if e["kind"] != "version"]
         got = await self._store(pairs, removals)
         s = self._counted(replace(self.state, cursor=int(events[-1]["seq"])), got)
         await self._save(s)
 
     async def _store(self, pairs: list[tuple[str, str]],
-                     removals: list[sync.Removal]) -> Stored:
-        """Fetch the lacking versions of ``pairs``, store them, apply ``removals``."""
+                     removals: list[tuple[int, str, str]]) -> Stored:
+        """Fetch the lacking versions of ``pairs``, store them, and apply the signed
+        tombstones of the removal events ``removals`` (seq, id, version)."""
         page = await self._fetch(pairs)
         got = await self._received(page.objects)
         if removals:
-            got.withdrawn = await run_in_threadpool(sync.withdraw, self.node,
-                                                    self.collection.pk, removals)
+            done = await tombstones.pull(self.node, self.partner, self.peer.id, self.remote,
+                                         self.collection, removals)
+            got.withdrawn = done.withdrawn
+            got.rejected += len(done.refused)
+            got.reason = got.reason or done.reason
             if got.withdrawn:
                 self.wrote()
         return got

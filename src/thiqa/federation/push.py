@@ -24,7 +24,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from thiqa.auth import Principal
-from thiqa.federation import keys, sync
+from thiqa.federation import keys, sync, tombstones
 from thiqa.federation.client import Partner
 from thiqa.federation.export import Trees
 from thiqa.federation.extension import PROVENANCE_ID
@@ -75,8 +75,8 @@ class PushLink:
             return False
         pairs = [(ev.object_id, version_key(ev.version)) for ev in batch.events
                  if ev.kind == "version" and ev.version]
-        removed = [{"kind": ev.kind, "id": ev.object_id, "version": ev.version}
-                   for ev in batch.events if ev.kind in ("delete", "retract")]
+        removed = await run_in_threadpool(tombstones.outgoing, self.node, self.collection,
+                                          batch.events, self.peer.id)
         me = keys.node_id(self.node)
         objects: list[dict[str, Any]] = []
         for start in range(0, len(pairs), sync.FETCH_MOST):

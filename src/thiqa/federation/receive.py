@@ -24,6 +24,7 @@ from thiqa import audit, ingest
 from thiqa.access import collection_access
 from thiqa.auth import Principal
 from thiqa.errors import Forbidden, NotFound
+from thiqa.federation import tombstones
 from thiqa.federation.verify import Verdict, Verifier
 from thiqa.store.model import ApiKey, NewVersion, Outcome, Provenance
 
@@ -35,10 +36,12 @@ PEER_KEY = "peer:"  # audit key id prefix of what a peer delivered
 
 @dataclass(slots=True)
 class Received:
-    """What became of a delivery: stored (or already held) and rejected, with reasons."""
+    """What became of a delivery: stored (or already held), rejected with reasons, and
+    withdrawn (verified, but a tombstone kept here withdrew them already)."""
 
     stored: list[Outcome] = field(default_factory=list)
     rejected: list[Outcome] = field(default_factory=list)
+    withdrawn: list[Outcome] = field(default_factory=list)  # after a tombstone: not stored
 
 
 def receive(node: Node, peer: str, ref: str, objects: list[Any]) -> Received:
@@ -55,9 +58,15 @@ def receive(node: Node, peer: str, ref: str, objects: list[Any]) -> Received:
     verifier = Verifier(node.store.trusted_key, peer, now)
     result = Received()
     by_origin: dict[str, list[Verdict]] = defaultdict(list)
-    for obj in objects:
-        v = verifier.check(obj)
-        if v.ok:
+    verdicts = [verifier.check(obj) for obj in objects]
+    # A version its originator withdrew already (a signed tombstone kept here) is not
+    # stored again when a partner that has not heard of the withdrawal delivers it.
+    gone = tombstones.withdrawn(node, collection, verdicts)
+    for i, (obj, v) in enumerate(zip(objects, verdicts, strict=True)):
+        if i in gone:
+            result.withdrawn.append(Outcome(v.object_id, _version(obj), False,
+                                            "withdrawn by its originator"))
+        elif v.ok:
             by_origin[v.originator].append(v)
         else:
             result.rejected.append(Outcome(v.object_id, _version(obj), False, v.reason))

@@ -1,5 +1,5 @@
-"""What pull, push and the peer endpoints share: which versions a collection lacks,
-the exported form of named versions, and tombstones applied from a peer.
+"""What pull, push and the peer endpoints share: which versions a collection lacks and
+the exported form of named versions (tombstones: :mod:`thiqa.federation.tombstones`).
 
 A version is identified by (object id, version); versions are compared by their
 precision-independent key (:func:`thiqa.timestamps.version_key`). A collection
@@ -10,15 +10,14 @@ withdrawal yet cannot bring it back.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from thiqa.auth import Principal
 from thiqa.errors import BadRequest
 from thiqa.federation.export import Trees, attach_provenance
 from thiqa.federation.peers import sql_for
-from thiqa.store.model import EVERYTHING, ObjectQuery, Page, Versions, Visibility
+from thiqa.store.model import ObjectQuery, Page, Versions
 from thiqa.store.sqlite import _marks
 from thiqa.timestamps import version_key
 
@@ -94,42 +93,4 @@ def fetch(node: Node, who: Principal, ref: str, pairs: Sequence[Pair],
     return attach_provenance(node, Page(records, False), trees)
 
 
-@dataclass(frozen=True, slots=True)
-class Removal:
-    kind: str  # "delete" or "retract"
-    object_id: str
-    version: str
-
-
-def withdraw(node: Node, collection_pk: int, removals: Iterable[Removal]) -> int:
-    """Apply tombstones a peer sent for a collection: each named version this node holds
-    there **as received from elsewhere** leaves it (versions this node originated are
-    its own to keep); a retraction withdraws that originator's version from every
-    collection of this node. Returns the number of entries removed."""
-    store = node.store
-    removed = 0
-    collections = store.list_collections()
-    for r in removals:
-        try:
-            key = version_key(r.version)
-        except ValueError:
-            continue
-        page = store.query(ObjectQuery(collection_pk, ids=(r.object_id,),
-                                       versions=Versions(keys=(key,)), limit=10,
-                                       visibility=EVERYTHING), bodies=False)
-        if not page.records:
-            continue
-        prov = store.provenance([rec.seq for rec in page.records])
-        foreign = [rec for rec in page.records
-                   if (p := prov.get(rec.seq)) is not None and p.received is not None]
-        for rec in foreign:
-            only = Visibility(originator=rec.originator)
-            targets = [c.pk for c in collections] if r.kind == "retract" else [collection_pk]
-            for pk in targets:
-                removed += store.delete_versions(pk, r.object_id, Versions(keys=(key,)), (),
-                                                 only, reason="retract" if r.kind == "retract"
-                                                 else "delete")
-    return removed
-
-
-__all__ = ["FETCH_MOST", "Removal", "fetch", "lacking", "pair", "withdraw"]
+__all__ = ["FETCH_MOST", "fetch", "lacking", "pair"]

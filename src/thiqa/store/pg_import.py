@@ -66,6 +66,8 @@ TABLES: tuple[tuple[str, str, str], ...] = (
                    "catchup_after, transferred, rejected, withdrawn, last_success_us, "
                    "synced_us, last_error, last_error_us, failures",
      "peer_id, collection_pk, direction"),
+    ("tombstones", "digest, object_id, vkey, what, originator, node_id, time_us, peer, "
+                   "stored_us, body", "digest"),
 )
 # Not copied: what the node rebuilds from the entries (the observable index, sightings
 # counts and the hunter's mark start again from 0, as on a new node).
