@@ -140,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hits", type=float, default=0.01)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--reuse", action="store_true",
+                    help="with --workdir: keep a node loaded and indexed by an earlier run "
+                         "(skips load and index build; their rows are left out)")
     ap.add_argument("--match-worker", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.match_worker:
@@ -157,6 +160,11 @@ def main(argv: list[str] | None = None) -> int:
                   "bundle--00000000-0000-4000-8000-000000000001")
         print(f"generated {src} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     data = work / "node"
+    key_file = work / "admin-key.txt"
+    if args.reuse and key_file.exists() and (data / "thiqa.db").exists():
+        key = key_file.read_text().strip()
+        _match(args, work, data, key, rows)
+        return 0
     key = _servers.init_thiqa(data)
     thiqa = _procs.python("-m", "thiqa")
     load = _procs.run([*thiqa, "load", str(src), "--data", str(data), "--quiet", "--no-index",
@@ -178,6 +186,12 @@ def main(argv: list[str] | None = None) -> int:
                     verdict(built.seconds < target_s and built.peak_rss < GB4)))
     rows.append(Row("index size on disk", info["rows"]["observables"], fmt_mb(grown),
                     "", "", "", f"{grown / max(1, args.indicators):,.0f} bytes/indicator"))
+    key_file.write_text(key)
+    _match(args, work, data, key, rows)
+    return 0
+
+
+def _match(args: argparse.Namespace, work: Path, data: Path, key: str, rows: list[Row]) -> None:
     rng = random.Random(args.seed + 7)
     n_hits = int(args.values * args.hits)
     values = _hits(data / "thiqa.db", n_hits, rng) + _misses(args.values - n_hits, rng)
@@ -213,7 +227,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\ncorrelation benchmark: {args.indicators:,} indicators, {args.values:,} values, "
           f"{args.hits:.0%} hits, {os.cpu_count()} cores; work dir {work}\n")
     print(table(rows))
-    return 0
 
 
 if __name__ == "__main__":
