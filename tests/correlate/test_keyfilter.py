@@ -146,17 +146,59 @@ def test_a_restarted_matcher_builds_it_from_the_index(corr: Corr) -> None:
              ind(2, "[ipv4-addr:value ISSUBSET '10.0.0.0/8']"))
     assert corr.ids("10.1.2.3") == ["02"]
     corr.correlation.close()
+    # Written while the matcher was down (another process's indexer, say).
+    corr.node.add_objects(corr.a, "shared", [ind(3, "[domain-name:value = 'late.example']")])
+    from thiqa.correlate.service import open_index
+
+    indexer, reader = open_index(corr.node.store)
+    indexer.catch_up()
+    indexer.close()
+    reader.close()
     again = Correlation(corr.node.settings, corr.node.store, corr.clock)
     try:
         assert again.matcher.keys.builds == 0
-        got = {r.value: sorted(h.object_id[-2:] for h in r.hits)
-               for r in again.matcher.match(["1.1.1.1", "10.1.2.3", "2.2.2.2"])}
-        assert got == {"1.1.1.1": ["01"], "10.1.2.3": ["02"]}
-        assert again.matcher.keys.builds == 1
+        got = {r.value: sorted(h.object_id[-2:] for h in r.hits) for r in
+               again.matcher.match(["1.1.1.1", "10.1.2.3", "2.2.2.2", "late.example"])}
+        assert got == {"1.1.1.1": ["01"], "10.1.2.3": ["02"], "late.example": ["03"]}
+        kept = again.reader.filter_path() is not None  # SQLite: beside the database
+        assert again.matcher.keys.loaded is kept
+        assert again.matcher.keys.builds == (0 if kept else 1)
         _holds_every_key(again)
     finally:
         again.close()
         corr.correlation = Correlation(corr.node.settings, corr.node.store, corr.clock)
+
+
+def test_a_kept_filter_is_used_only_when_it_fits(corr: Corr) -> None:
+    """The file of another generation, one whose mark is above the index's, or a
+    damaged one, is built again; never trusted."""
+    corr.add("shared", ind(1, "[ipv4-addr:value = '1.1.1.1']"))
+    path = corr.correlation.reader.filter_path()
+    if path is None:
+        pytest.skip("PostgreSQL keeps no filter file")
+    assert corr.ids("1.1.1.1") == ["01"]
+    good = KeyFilter.load(path)
+    assert good is not None and good.mark == corr.correlation.reader.state()[0]
+
+    def restarted() -> FilterKeeper:
+        c = Correlation(corr.node.settings, corr.node.store, corr.clock)
+        try:
+            assert sorted(h.object_id[-2:] for r in c.matcher.match(["1.1.1.1"])
+                          for h in r.hits) == ["01"]
+            return c.matcher.keys
+        finally:
+            c.close()
+
+    for bad in (KeyFilter(MIN_BITS_LOG2, good.generation + 1, good.mark),
+                KeyFilter(MIN_BITS_LOG2, good.generation, good.mark + 10)):
+        bad.save(path)  # empty: it would hide 1.1.1.1
+        keeper = restarted()
+        assert not keeper.loaded and keeper.builds == 1
+    path.write_bytes(path.read_bytes()[:-1])  # cut short
+    assert KeyFilter.load(path) is None
+    keeper = restarted()
+    assert not keeper.loaded and keeper.builds == 1
+    assert restarted().loaded  # the one built just now was kept
 
 
 def test_a_crowded_filter_is_built_again_larger(corr: Corr) -> None:

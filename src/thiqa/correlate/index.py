@@ -298,6 +298,10 @@ class IndexReader:
         row = self.read("SELECT indexed_seq, generation FROM correlate_state")[0]
         return int(row[0]), int(row[1])
 
+    def filter_path(self) -> Path | None:
+        """Where the matcher keeps its key filter between runs (keyfilter.py)."""
+        return self.path.with_name(self.path.name + "-keyfilter")
+
     def rows(self) -> int:
         return int(self.read("SELECT count(*) FROM observables")[0][0])
 

@@ -23,8 +23,15 @@ harmless. So:
 - **rebuilds** (``thiqa index --rebuild``) bump ``correlate_state.generation``
   (migration 0013): a filter of another generation, or whose mark is above the
   index's, is built again from the whole index;
-- **restarts** build it again on the first match (one scan of the keys: about 1 s per
-  million rows);
+- **restarts**: on the SQLite store the filter is kept beside the database
+  (``thiqa.db-keyfilter``: a header with its generation and mark, then the bitmap),
+  written after every build and every :data:`SAVE_EVERY` rows added, and read back at
+  the first match: a file of the index's generation whose mark is not above the
+  index's is completed from the index like the filter in memory; anything else (no
+  file, another generation, a damaged file) is built again (one scan of the keys,
+  about 1 s per million rows). Generations are random at migration 0013, so the file
+  of another database never passes for this one's. On PostgreSQL it is built at the
+  first match;
 - it is sized at :data:`BITS_PER_KEY` bits per row (a power of two, 8 KiB at least,
   256 MiB at most: 64 MiB for the 10.2M rows of 10M indicators) and built again,
   larger, once the rows added since have doubled it: a false-positive rate of 1.5–3%
@@ -33,9 +40,12 @@ harmless. So:
 
 from __future__ import annotations
 
+import os
+import struct
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 #: Bits per indexed row at a build: a fill of 1/32 to 1/64, so 1.5–3% false positives.
 BITS_PER_KEY = 32
@@ -44,6 +54,10 @@ MIN_BITS_LOG2 = 16
 MAX_BITS_LOG2 = 31
 #: Rows read from the database per query while building.
 CHUNK = 250_000
+#: A kept filter is written again once this many rows were added to it since.
+SAVE_EVERY = 100_000
+_MAGIC = b"thiqa-keyfilter\x01"
+_HEADER = struct.Struct("<16sqqqq")  # magic, log2, generation, mark, added
 
 
 def size_for(rows: int) -> int:
@@ -89,6 +103,35 @@ class KeyFilter:
     def nbytes(self) -> int:
         return len(self.bits)
 
+    def save(self, path: Path) -> None:
+        """Write the filter to ``path`` (a temporary file renamed over it: a reader never
+        sees half a filter)."""
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        log2 = (self.mask + 1).bit_length() - 1
+        with open(tmp, "wb") as out:
+            out.write(_HEADER.pack(_MAGIC, log2, self.generation, self.mark, self.added))
+            out.write(self.bits)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> KeyFilter | None:
+        """The filter saved at ``path``; None if there is none or it is not whole."""
+        try:
+            with open(path, "rb") as f:
+                head = f.read(_HEADER.size)
+                if len(head) != _HEADER.size:
+                    return None
+                magic, log2, generation, mark, added = _HEADER.unpack(head)
+                if magic != _MAGIC or not MIN_BITS_LOG2 <= log2 <= MAX_BITS_LOG2:
+                    return None
+                out = cls(log2, generation, mark)
+                if f.readinto(out.bits) != len(out.bits) or f.read(1):
+                    return None
+        except OSError:
+            return None
+        out.added = added
+        return out
+
 
 @dataclass(frozen=True, slots=True)
 class Source:
@@ -105,25 +148,36 @@ class FilterKeeper:
     """Keeps one :class:`KeyFilter` up to date with the index, for every thread that
     matches (``current`` under a lock; a filter handed out only ever gains bits)."""
 
-    def __init__(self, source: Source, *, chunk: int = CHUNK) -> None:
+    def __init__(self, source: Source, *, path: Path | None = None,
+                 chunk: int = CHUNK) -> None:
         self.source = source
+        self.path = path
         self.chunk = chunk
         self._filter: KeyFilter | None = None
+        self._saved = 0  # rows the file held when it was last written or read
         self._lock = threading.Lock()
         self.builds = 0  # full builds so far (tests, the benchmark)
+        self.loaded = False  # whether the filter came from the file
 
     def current(self) -> KeyFilter:
         """The filter, holding at least every key the index has at this moment."""
         with self._lock:
             mark, generation = self.source.state()
             f = self._filter
+            if f is None and self.path is not None:
+                f = KeyFilter.load(self.path)
+                self.loaded = f is not None
+                self._saved = f.added if f is not None else 0
             if f is None or f.generation != generation or f.mark > mark or f.crowded():
                 f = self._build(mark, generation)
+                self.loaded = False
             elif f.mark < mark:
                 self._fill(f, f.mark, mark)
                 f.mark = mark
                 if f.crowded():
                     f = self._build(mark, generation)
+                elif f.added - self._saved >= SAVE_EVERY:
+                    self._save(f)
             self._filter = f
             return f
 
@@ -131,7 +185,17 @@ class FilterKeeper:
         f = KeyFilter(size_for(self.source.rows()), generation, mark)
         self._fill(f, 0, mark)
         self.builds += 1
+        self._save(f)
         return f
+
+    def _save(self, f: KeyFilter) -> None:
+        if self.path is None:
+            return
+        try:
+            f.save(self.path)
+        except OSError:
+            return  # a read-only data directory: the filter is built at each start
+        self._saved = f.added
 
     def _fill(self, f: KeyFilter, lo: int, hi: int) -> None:
         # By ranges of seq, so no single read holds the whole index in memory (and a

@@ -186,7 +186,8 @@ class Matcher:
         self._prefixes: dict[str, list[int]] = {}
         self._subdomains = False
         self._tests: dict[str, _Tests] = {}
-        self.keys = FilterKeeper(Source(reader.state, reader.rows, reader.keys_between))
+        self.keys = FilterKeeper(Source(reader.state, reader.rows, reader.keys_between),
+                                 path=reader.filter_path())
 
     def _refresh(self) -> KeyFilter:
         """Bring the key filter up to date; reload the range lengths and LIKE tests when

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -162,6 +163,9 @@ class PgIndexReader(IndexReader):
                 return self._pgc.execute(sql, params).fetchall()
             except psycopg.Error as exc:
                 raise StoreError(f"observable index read failed: {exc}") from exc
+
+    def filter_path(self) -> Path | None:
+        return None  # no file of its own: built at the first match
 
     def keys_between(self, lo: int, hi: int) -> list[int]:
         return [r[0] for r in self.read(
