@@ -243,7 +243,7 @@ class Matcher:
         more = {*self._prefixes, *self._tests, "url"}
         if self._subdomains:
             more.add("domain")
-        observed = [detect(t) if t.__class__ is str else None for t in chunk]
+        observed = [detect(t) if isinstance(t, str) else None for t in chunk]
         bits, mask = flt.bits, flt.mask
         recognised = 0
         for pos, o in enumerate(observed):
