@@ -9,7 +9,14 @@
    fresh values of the same families (IPv4, domains, hashes, URLs), shuffled.
 3. Matches them in a child process through the in-process API (``Matcher.match``, one
    core) and over HTTP (``POST /api/match/`` on ``thiqa serve``, in requests of
-   ``match_max_values``).
+   ``match_max_values``). The matcher's key filter (keyfilter.py) is made ready first
+   and timed on its own: built from the index, or read from ``thiqa.db-keyfilter``
+   when an earlier run left it. Then: the admin key; an organisation's reader key
+   without keeping values (the handling policy on every candidate); the same key
+   keeping every value for retro-hunt (what the API does by default).
+
+``--workdir DIR --reuse`` matches again on the node an earlier run left in ``DIR``
+(loaded and indexed), without the load and build rows.
 
 The peer column is a plain Python ``dict`` of the exact normalised values, built in
 memory and probed with the same values: the floor of what any exact matcher can do in
@@ -140,6 +147,7 @@ def match_worker(data: Path, values_path: Path) -> None:
                         "org_seconds": org_wall, "org_cpu": org_cpu,
                         "org_matched": org_stats.matched, "filter_seconds": filter_s,
                         "filter_cpu": filter_cpu, "filter_bytes": flt.nbytes,
+                        "filter_loaded": corr.matcher.keys.loaded,
                         "reader_seconds": reader_wall, "reader_cpu": reader_cpu,
                         "reader_matched": reader_stats.matched,
                         "hits": stats.hits, "peer_build": built, "peer_probe": probe,
@@ -219,7 +227,8 @@ def _match(args: argparse.Namespace, work: Path, data: Path, key: str, rows: lis
                       timeout=3600)
     assert done.returncode == 0, done.stderr[-2000:]
     m = orjson.loads(done.stdout)
-    rows.append(Row("key filter build (first match)", args.indicators,
+    how = "read from thiqa.db-keyfilter" if m["filter_loaded"] else "built from the index"
+    rows.append(Row(f"key filter, {how} (first match)", args.indicators,
                     f"{m['filter_seconds']:.2f} s (cpu {m['filter_cpu']:.2f} s)", "", "",
                     "", f"{fmt_mb(m['filter_bytes'])} in memory"))
     rows.append(Row(f"match in-process ({m['matched']:,} matched)", args.values,
