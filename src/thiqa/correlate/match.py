@@ -3,9 +3,11 @@
 ``Matcher.match`` takes any iterable of values (``kind:value`` or bare, see
 :mod:`thiqa.correlate.detect`) and yields, in input order, one :class:`Result` per
 value that matched something the caller may see. It works in batches: memory stays
-flat whatever the input size. Per batch, every lookup key goes to SQLite in one
-statement (a ``json_each`` join on the index's primary key); only the few candidates
-found are joined to their entries and bodies.
+flat whatever the input size. Every lookup key is first tested in the key filter
+(:mod:`thiqa.correlate.keyfilter`, in memory): a key no row has goes no further. Per
+batch, the keys left go to SQLite in one statement (a ``json_each`` join on the
+index's primary key); only the few candidates found are joined to their entries and
+bodies.
 
 What an observed value matches (docs/correlation.md):
 
