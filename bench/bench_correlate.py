@@ -9,7 +9,14 @@
    fresh values of the same families (IPv4, domains, hashes, URLs), shuffled.
 3. Matches them in a child process through the in-process API (``Matcher.match``, one
    core) and over HTTP (``POST /api/match/`` on ``thiqa serve``, in requests of
-   ``match_max_values``).
+   ``match_max_values``). The matcher's key filter (keyfilter.py) is made ready first
+   and timed on its own: built from the index, or read from ``thiqa.db-keyfilter``
+   when an earlier run left it. Then: the admin key; an organisation's reader key
+   without keeping values (the handling policy on every candidate); the same key
+   keeping every value for retro-hunt (what the API does by default).
+
+``--workdir DIR --reuse`` matches again on the node an earlier run left in ``DIR``
+(loaded and indexed), without the load and build rows.
 
 The peer column is a plain Python ``dict`` of the exact normalised values, built in
 memory and probed with the same values: the floor of what any exact matcher can do in
@@ -97,6 +104,11 @@ def match_worker(data: Path, values_path: Path) -> None:
     values = values_path.read_text().split("\n")
     store = SQLiteStore(data / "thiqa.db")
     corr = Correlation(Settings(data=str(data)), store)
+    # The key filter is built from the index at the first match (a server does it once):
+    # timed on its own here.
+    tf, cf = time.perf_counter(), time.process_time()
+    flt = corr.matcher.keys.current()
+    filter_s, filter_cpu = time.perf_counter() - tf, time.process_time() - cf
     stats = MatchStats()
     t0, c0 = time.perf_counter(), time.process_time()
     for _ in corr.matcher.match(values, stats=stats):
@@ -106,6 +118,11 @@ def match_worker(data: Path, values_path: Path) -> None:
     # on every candidate, and every value kept for retro-hunt (what the API does).
     node = Node(Settings(data=str(data)), store)
     who = node.reader_for(node.operating_org().id)
+    reader_stats = MatchStats()
+    t4, c4 = time.perf_counter(), time.process_time()
+    for _ in corr.matcher.match(values, audience(node, who), stats=reader_stats):
+        pass
+    reader_wall, reader_cpu = time.perf_counter() - t4, time.process_time() - c4
     org_stats = MatchStats()
     t3, c3 = time.perf_counter(), time.process_time()
     for _ in corr.matcher.match(values, audience(node, who), stats=org_stats,
@@ -128,7 +145,11 @@ def match_worker(data: Path, values_path: Path) -> None:
     probe = time.perf_counter() - t2
     print(orjson.dumps({"seconds": wall, "cpu": cpu, "matched": stats.matched,
                         "org_seconds": org_wall, "org_cpu": org_cpu,
-                        "org_matched": org_stats.matched,
+                        "org_matched": org_stats.matched, "filter_seconds": filter_s,
+                        "filter_cpu": filter_cpu, "filter_bytes": flt.nbytes,
+                        "filter_loaded": corr.matcher.keys.loaded,
+                        "reader_seconds": reader_wall, "reader_cpu": reader_cpu,
+                        "reader_matched": reader_stats.matched,
                         "hits": stats.hits, "peer_build": built, "peer_probe": probe,
                         "peer_found": found}).decode())
 
@@ -140,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hits", type=float, default=0.01)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--reuse", action="store_true",
+                    help="with --workdir: keep a node loaded and indexed by an earlier run "
+                         "(skips load and index build; their rows are left out)")
     ap.add_argument("--match-worker", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.match_worker:
@@ -157,6 +181,15 @@ def main(argv: list[str] | None = None) -> int:
                   "bundle--00000000-0000-4000-8000-000000000001")
         print(f"generated {src} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     data = work / "node"
+    key_file = work / "admin-key.txt"
+    if args.reuse and key_file.exists() and (data / "thiqa.db").exists():
+        key = key_file.read_text().strip()
+        cx = sqlite3.connect(data / "thiqa.db")
+        with cx:  # as after a fresh build: no values kept by an earlier run's org-key row
+            cx.execute("DELETE FROM observations")
+        cx.close()
+        _match(args, work, data, key, rows)
+        return 0
     key = _servers.init_thiqa(data)
     thiqa = _procs.python("-m", "thiqa")
     load = _procs.run([*thiqa, "load", str(src), "--data", str(data), "--quiet", "--no-index",
@@ -178,6 +211,12 @@ def main(argv: list[str] | None = None) -> int:
                     verdict(built.seconds < target_s and built.peak_rss < GB4)))
     rows.append(Row("index size on disk", info["rows"]["observables"], fmt_mb(grown),
                     "", "", "", f"{grown / max(1, args.indicators):,.0f} bytes/indicator"))
+    key_file.write_text(key)
+    _match(args, work, data, key, rows)
+    return 0
+
+
+def _match(args: argparse.Namespace, work: Path, data: Path, key: str, rows: list[Row]) -> None:
     rng = random.Random(args.seed + 7)
     n_hits = int(args.values * args.hits)
     values = _hits(data / "thiqa.db", n_hits, rng) + _misses(args.values - n_hits, rng)
@@ -188,11 +227,19 @@ def main(argv: list[str] | None = None) -> int:
                       timeout=3600)
     assert done.returncode == 0, done.stderr[-2000:]
     m = orjson.loads(done.stdout)
+    how = "read from thiqa.db-keyfilter" if m["filter_loaded"] else "built from the index"
+    rows.append(Row(f"key filter, {how} (first match)", args.indicators,
+                    f"{m['filter_seconds']:.2f} s (cpu {m['filter_cpu']:.2f} s)", "", "",
+                    "", f"{fmt_mb(m['filter_bytes'])} in memory"))
     rows.append(Row(f"match in-process ({m['matched']:,} matched)", args.values,
                     f"{m['seconds']:.2f} s (cpu {m['cpu']:.2f} s)",
                     f"dict: {m['peer_probe']:.2f} s probe + {m['peer_build']:.1f} s build",
                     f"{m['seconds'] / m['peer_probe']:.1f}x", fmt_mb(done.peak_rss),
                     "< 5 s (1M, one core)", verdict(m["seconds"] < 5 * args.values / 1e6)))
+    rows.append(Row(f"match in-process, an org's reader key, keep false "
+                    f"({m['reader_matched']:,} matched)", args.values,
+                    f"{m['reader_seconds']:.2f} s (cpu {m['reader_cpu']:.2f} s)", "", "", "",
+                    "policy on every candidate; no values kept"))
     rows.append(Row(f"match in-process, an org's reader key ({m['org_matched']:,} matched)",
                     args.values, f"{m['org_seconds']:.2f} s (cpu {m['org_cpu']:.2f} s)", "",
                     "", "", "policy on every candidate; values kept for retro-hunt"))
@@ -213,7 +260,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\ncorrelation benchmark: {args.indicators:,} indicators, {args.values:,} values, "
           f"{args.hits:.0%} hits, {os.cpu_count()} cores; work dir {work}\n")
     print(table(rows))
-    return 0
 
 
 if __name__ == "__main__":

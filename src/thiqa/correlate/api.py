@@ -158,6 +158,9 @@ class IndexerTask:
             self.wake.clear()  # before the catch-up: a write during it wakes the next round
             try:
                 await run_in_threadpool(self.correlation.catch_up)
+                # The key filter too (read or built at the first round, then completed
+                # with what was indexed): a match request then finds it ready.
+                await run_in_threadpool(self.correlation.matcher.keys.current)
             except Exception:  # a failed round must not end indexing for good
                 log.exception("observable indexing failed; retrying in %s s", self.interval)
             if self.stopped():

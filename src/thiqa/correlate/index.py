@@ -54,13 +54,19 @@ UNINDEX_TRIGGER = (
     "DELETE FROM observable_tests WHERE seq = OLD.seq; END")
 
 
+#: The seed of the CRC-32 in a key's low 31 bits (what the matcher's key filter uses).
+KEY_SEED = 0x5BD1E995
+
+
 def key(family: str, text: str) -> int:
     """The index key of a lookup: 63 bits from two CRC-32s (different seeds) of
     ``family NUL text``. Not cryptographic, and it need not be: rows keep their text
     and a match compares it, so a collision costs a row read, never a false match. Half
-    the cost of BLAKE2b, and matching computes a key per value."""
+    the cost of BLAKE2b, and matching computes a key per value. The low 31 bits are
+    ``crc32(b, KEY_SEED)``'s: the key filter (:mod:`thiqa.correlate.keyfilter`) tests
+    them before the second CRC is worth computing."""
     b = f"{family}\0{text}".encode()
-    return (crc32(b) << 31) ^ crc32(b, 0x5BD1E995)
+    return (crc32(b) << 31) ^ crc32(b, KEY_SEED)
 
 
 # A row of observable_prefixes saying that subdomain tests exist.
@@ -198,7 +204,8 @@ class Indexer:
         def forget(cx: sqlite3.Connection) -> None:
             for table in ("observables", "observable_tests", "observable_prefixes"):
                 cx.execute(f"DELETE FROM {table}")
-            cx.execute("UPDATE correlate_state SET indexed_seq = 0")
+            # A new generation: matchers' key filters are built again (keyfilter.py).
+            cx.execute("UPDATE correlate_state SET indexed_seq = 0, generation = generation + 1")
 
         with self._lock:
             self._write(forget)
@@ -285,6 +292,23 @@ class IndexReader:
 
     def mark(self) -> int:
         return int(self.read("SELECT indexed_seq FROM correlate_state")[0][0])
+
+    def state(self) -> tuple[int, int]:
+        """(indexed high-water mark, generation: one more at every rebuild)."""
+        row = self.read("SELECT indexed_seq, generation FROM correlate_state")[0]
+        return int(row[0]), int(row[1])
+
+    def filter_path(self) -> Path | None:
+        """Where the matcher keeps its key filter between runs (keyfilter.py)."""
+        return self.path.with_name(self.path.name + "-keyfilter")
+
+    def rows(self) -> int:
+        return int(self.read("SELECT count(*) FROM observables")[0][0])
+
+    def keys_between(self, lo: int, hi: int) -> list[int]:
+        """The keys of the rows of entries ``lo < seq <= hi`` (the key filter's fill)."""
+        return [r[0] for r in self.read(
+            "SELECT key FROM observables WHERE seq > ? AND seq <= ?", (lo, hi))]
 
     def lookup(self, keys: Sequence[int], now_us: int) -> list[tuple[Any, ...]]:
         """(position in ``keys``, seq, kind, mode, value) of every live row per key."""

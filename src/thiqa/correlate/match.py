@@ -3,9 +3,11 @@
 ``Matcher.match`` takes any iterable of values (``kind:value`` or bare, see
 :mod:`thiqa.correlate.detect`) and yields, in input order, one :class:`Result` per
 value that matched something the caller may see. It works in batches: memory stays
-flat whatever the input size. Per batch, every lookup key goes to SQLite in one
-statement (a ``json_each`` join on the index's primary key); only the few candidates
-found are joined to their entries and bodies.
+flat whatever the input size. Every lookup key is first tested in the key filter
+(:mod:`thiqa.correlate.keyfilter`, in memory): a key no row has goes no further. Per
+batch, the keys left go to SQLite in one statement (a ``json_each`` join on the
+index's primary key); only the few candidates found are joined to their entries and
+bodies.
 
 What an observed value matches (docs/correlation.md):
 
@@ -28,6 +30,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import Any
+from zlib import crc32
 
 import orjson
 
@@ -36,7 +39,8 @@ from thiqa.access import Access
 from thiqa.correlate import normalise as n
 from thiqa.correlate.detect import CANONICAL_QUAD, PREFIXES, Observed, detect
 from thiqa.correlate.extract import CONTAINS, PREFIX
-from thiqa.correlate.index import SUB_MARK, IndexReader, key
+from thiqa.correlate.index import KEY_SEED, SUB_MARK, IndexReader
+from thiqa.correlate.keyfilter import FilterKeeper, KeyFilter, Source
 from thiqa.correlate.score import Model
 from thiqa.correlate.warninglists import Warninglists
 from thiqa.handling import Handling, Pap, Tlp
@@ -180,16 +184,20 @@ class Matcher:
         self.warninglists = warninglists or Warninglists()
         self.now_us = now_us or system_now_us
         self.model = model or Model()
-        self._cache_mark = -1
+        self._cache_mark = (-1, -1)
         self._prefixes: dict[str, list[int]] = {}
         self._subdomains = False
         self._tests: dict[str, _Tests] = {}
+        self.keys = FilterKeeper(Source(reader.state, reader.rows, reader.keys_between),
+                                 path=reader.filter_path())
 
-    def _refresh(self) -> None:
-        """Reload the range lengths and LIKE tests when the index has moved."""
-        mark = self.reader.mark()
+    def _refresh(self) -> KeyFilter:
+        """Bring the key filter up to date; reload the range lengths and LIKE tests when
+        the index has moved."""
+        flt = self.keys.current()
+        mark = (flt.mark, flt.generation)
         if mark == self._cache_mark:
-            return
+            return flt
         prefixes = self.reader.prefixes()
         self._subdomains = prefixes.pop(SUB_MARK, None) is not None
         self._prefixes = prefixes
@@ -198,6 +206,7 @@ class Matcher:
             tests.setdefault(family, _Tests()).add((seq, kind, mode, value, until))
         self._tests = tests
         self._cache_mark = mark
+        return flt
 
     def match(self, values: Iterable[str], audience: Audience = EVERYONE, *,
               stats: MatchStats | None = None, batch: int = BATCH,
@@ -205,7 +214,7 @@ class Matcher:
         """Results in input order, batch by batch; ``observe`` receives each batch's
         recognised values (retro-hunt keeps them)."""
         stats = stats if stats is not None else MatchStats()
-        self._refresh()
+        flt = self._refresh()
         collections = self.collection_ids()
         it = iter(values)
         kept: list[Observed] = []
@@ -218,46 +227,51 @@ class Matcher:
                 kept.clear()
 
         while chunk := list(islice(it, batch)):
-            yield from self._batch(chunk, audience, collections, stats,
+            yield from self._batch(chunk, audience, collections, stats, flt,
                                    None if observe is None else keep)
         if observe is not None and kept:
             observe(kept)
 
     # -- one batch -----------------------------------------------------------------------
     def _batch(self, chunk: list[str], audience: Audience, collections: dict[int, str],
-               stats: MatchStats,
+               stats: MatchStats, flt: KeyFilter,
                observe: Callable[[list[Observed]], None] | None = None) -> Iterator[Result]:
         now = self.now_us()
         keys: list[int] = []
         owners: list[tuple[int, str, str]] = []  # per key: value position, via, lookup text
-        observed: list[Observed | None] = []
         found: dict[int, list[tuple[int, str, str, str, str]]] = {}  # pos -> seq,kind,mode,…
         # Families that need more than the one exact lookup (ranges, subdomains, LIKE
         # tests, a URL's host): every other value is one key, inlined here.
         more = {*self._prefixes, *self._tests, "url"}
         if self._subdomains:
             more.add("domain")
+        observed = [detect(t) if isinstance(t, str) else None for t in chunk]
+        bits, mask = flt.bits, flt.mask
         recognised = 0
-        for pos, text in enumerate(chunk):
-            o = detect(text) if isinstance(text, str) else None
-            observed.append(o)
+        for pos, o in enumerate(observed):
             if o is None:
                 continue
             recognised += 1
             family, _, value = o
-            keys.append(key(family, value))
-            owners.append((pos, "value", value))
+            # The key filter first (keyfilter.py): most values are in no row, and a
+            # clear bit says so without the second CRC or the database.
+            b = f"{family}\0{value}".encode()
+            low = crc32(b, KEY_SEED)
+            p = low & mask
+            if bits[p >> 3] >> (p & 7) & 1:
+                keys.append((crc32(b) << 31) ^ low)
+                owners.append((pos, "value", value))
             if family not in more:
                 continue
-            self._more(family, value, pos, "value", keys, owners, found, now)
+            self._more(family, value, pos, "value", keys, owners, found, now, flt)
             if family == "url":
                 # The host of a normalised URL is already a canonical address or name.
                 host = n.url_host(o.value)
                 if ":" in host or (host[:1].isdigit() and CANONICAL_QUAD.match(host)):
                     self._lookups("ipv6" if ":" in host else "ipv4", host, pos, "host", keys,
-                                  owners, found, now)
+                                  owners, found, now, flt)
                 elif host:
-                    self._lookups("domain", host, pos, "host", keys, owners, found, now)
+                    self._lookups("domain", host, pos, "host", keys, owners, found, now, flt)
         stats.checked += len(chunk)
         stats.recognised += recognised
         if observe is not None:
@@ -330,28 +344,27 @@ class Matcher:
 
     def _lookups(self, family: str, value: str, pos: int, via: str, keys: list[int],
                  owners: list[tuple[int, str, str]],
-                 found: dict[int, list[tuple[int, str, str, str, str]]], now: int) -> None:
-        keys.append(key(family, value))
-        owners.append((pos, via, value))
-        self._more(family, value, pos, via, keys, owners, found, now)
+                 found: dict[int, list[tuple[int, str, str, str, str]]], now: int,
+                 flt: KeyFilter) -> None:
+        _probe(flt, family, value, pos, via, keys, owners)
+        self._more(family, value, pos, via, keys, owners, found, now, flt)
 
     def _more(self, family: str, value: str, pos: int, via: str, keys: list[int],
               owners: list[tuple[int, str, str]],
-              found: dict[int, list[tuple[int, str, str, str, str]]], now: int) -> None:
+              found: dict[int, list[tuple[int, str, str, str, str]]], now: int,
+              flt: KeyFilter) -> None:
         """The lookups of a value beyond its exact key: ranges containing an address,
         parent domains, LIKE tests."""
         if family == "domain":
             if self._subdomains:
                 for parent in n.parents(value):
-                    keys.append(key(SUB_MARK, parent))
-                    owners.append((pos, via, parent))
+                    _probe(flt, SUB_MARK, parent, pos, via, keys, owners)
         elif family in self._prefixes and "/" not in value:
             got = n.ip(value)
             assert got is not None
             for plen in self._prefixes[family]:
                 text = n.ip_text(family, n.network_of(family, got[1], plen), plen)
-                keys.append(key(family, text))
-                owners.append((pos, via, text))
+                _probe(flt, family, text, pos, via, keys, owners)
         tests = self._tests.get(family)
         if tests is not None:
             for seq, kind, mode, text, until in tests.find(value):
@@ -388,6 +401,17 @@ class Matcher:
                             None, seq, cand.collection_pk, cand.originator,
                             KIND_FAMILY.get(kind, ""), _start_us(obj, int(row[8]))))
         return hits
+
+
+def _probe(flt: KeyFilter, family: str, text: str, pos: int, via: str, keys: list[int],
+           owners: list[tuple[int, str, str]]) -> None:
+    """Queue the lookup of ``text`` in ``family`` unless the key filter rules it out
+    (the key is :func:`thiqa.correlate.index.key`'s, computed in two steps)."""
+    b = f"{family}\0{text}".encode()
+    low = crc32(b, KEY_SEED)
+    if low in flt:
+        keys.append((crc32(b) << 31) ^ low)
+        owners.append((pos, via, text))
 
 
 def _text(value: Any) -> str | None:

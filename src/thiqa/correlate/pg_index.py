@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -75,7 +76,7 @@ class PgIndexer(Indexer):
         def forget(cx: Connection) -> None:
             for table in ("observables", "observable_tests", "observable_prefixes"):
                 cx.execute(f"DELETE FROM {table}")
-            cx.execute("UPDATE correlate_state SET indexed_seq = 0")
+            cx.execute("UPDATE correlate_state SET indexed_seq = 0, generation = generation + 1")
 
         with self._lock:
             self._pg_write(forget)
@@ -162,6 +163,13 @@ class PgIndexReader(IndexReader):
                 return self._pgc.execute(sql, params).fetchall()
             except psycopg.Error as exc:
                 raise StoreError(f"observable index read failed: {exc}") from exc
+
+    def filter_path(self) -> Path | None:
+        return None  # no file of its own: built at the first match
+
+    def keys_between(self, lo: int, hi: int) -> list[int]:
+        return [r[0] for r in self.read(
+            "SELECT key FROM observables WHERE seq > %s AND seq <= %s", (lo, hi))]
 
     def lookup(self, keys: Sequence[int], now_us: int) -> list[tuple[Any, ...]]:
         return self.read(
