@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from thiqa.federation import sync
 from thiqa.federation.client import Partner, SyncError, checked, collection_path, sse_events
 from thiqa.federation.peers import LinkState, Peer, PeerTable
+from thiqa.federation.receiver import Receiver, ReceiverError
 from thiqa.node import Node
 from thiqa.store.model import Collection
 from thiqa.timestamps import format_us, parse_us
@@ -39,9 +40,11 @@ PIPELINE = 3  # catch-up pages fetched ahead of those being stored
 
 @dataclass(slots=True)
 class _Fetched:
-    """One page of catch-up: the fetched objects and the page's position."""
+    """One page of catch-up: the fetched objects (or, for the receiving process, the
+    fetch answers as they arrived) and the page's position."""
 
     objects: list[Any] = field(default_factory=list)
+    answers: list[bytes] = field(default_factory=list)
     last: int | None = None
 
 
@@ -55,8 +58,11 @@ class Stored:
 
 class PullLink:
     def __init__(self, node: Node, table: PeerTable, peer: Peer, collection: Collection,
-                 remote: str, partner: Partner, wrote: Any) -> None:
+                 remote: str, partner: Partner, wrote: Any,
+                 receiver: Receiver | None = None) -> None:
         self.node = node
+        # Catch-up deliveries are stored by the receiving process when there is one.
+        self.receiver = receiver if receiver is not None and receiver.available else None
         self.table = table
         self.peer = peer
         self.collection = collection
@@ -108,7 +114,8 @@ class PullLink:
                 fetched = [p for p in batch if isinstance(p, _Fetched)]
                 if not fetched:
                     continue
-                got = await self._received([o for p in fetched for o in p.objects])
+                got = await self._received([o for p in fetched for o in p.objects],
+                                           [a for p in fetched for a in p.answers])
                 last = next((p.last for p in reversed(fetched) if p.last is not None),
                             s.catchup_after)
                 s = self._counted(replace(s, catchup_after=last), got)
@@ -130,7 +137,7 @@ class PullLink:
                 after = None if after_us is None else format_us(after_us)
                 items, more = await self.partner.manifest(self.remote, after, MANIFEST_PAGE)
                 pairs = [(str(m.get("id", "")), str(m.get("version", ""))) for m in items]
-                page = await self._fetch(pairs)
+                page = await self._fetch(pairs, raw=self.receiver is not None)
                 if items:
                     after_us = page.last = parse_us(str(items[-1].get("date_added")))
                 await out.put(page)
@@ -217,27 +224,45 @@ class PullLink:
                 self.wrote()
         return got
 
-    async def _fetch(self, pairs: list[tuple[str, str]]) -> _Fetched:
-        """The versions of ``pairs`` this collection lacks, fetched from the partner."""
+    async def _fetch(self, pairs: list[tuple[str, str]], *, raw: bool = False) -> _Fetched:
+        """The versions of ``pairs`` this collection lacks, fetched from the partner
+        (``raw``: the answers kept as bytes, for the receiving process)."""
         missing = await run_in_threadpool(sync.lacking, self.node, self.collection.pk, pairs)
         wanted = [pairs[i] for i in missing]
         page = _Fetched()
         for start in range(0, len(wanted), sync.FETCH_MOST):
-            answer = await self.partner.fetch(self.remote,
-                                              wanted[start : start + sync.FETCH_MOST])
-            page.objects.extend(answer["objects"])
+            chunk = wanted[start : start + sync.FETCH_MOST]
+            if raw:
+                page.answers.append(await self.partner.fetch_raw(self.remote, chunk))
+            else:
+                page.objects.extend((await self.partner.fetch(self.remote, chunk))["objects"])
         return page
 
-    async def _received(self, objects: list[Any]) -> Stored:
-        """Store fetched ``objects`` through the verification gate."""
+    async def _received(self, objects: list[Any], answers: list[bytes] | None = None
+                        ) -> Stored:
+        """Store fetched ``objects`` (and the objects of the fetch ``answers``, in the
+        receiving process) through the verification gate."""
         got = Stored()
+        if answers:
+            assert self.receiver is not None
+            try:
+                result = await run_in_threadpool(self.receiver.receive, self.peer.id,
+                                                 self.collection.id, answers)
+            except ValueError as exc:
+                raise SyncError(f"fetching from {self.remote}: {exc}") from None
+            except ReceiverError as exc:
+                raise SyncError(str(exc)) from None
+            got.stored += len(result.stored)
+            got.rejected += len(result.rejected)
+            if result.rejected:
+                got.reason = result.rejected[0].message or ""
         if objects:
             result = await run_in_threadpool(self.node.receive, self.peer.id,
                                              self.collection.id, objects)
             got.stored += len(result.stored)
             got.rejected += len(result.rejected)
             if result.rejected:
-                got.reason = result.rejected[0].message or ""
+                got.reason = got.reason or result.rejected[0].message or ""
         if got.stored:
             self.wrote()
         return got
