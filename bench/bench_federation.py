@@ -75,12 +75,12 @@ def _family(pid: int) -> list[int]:
     return out
 
 
-def _rss_mb(pid: int) -> tuple[float, float]:
+def _rss_mb(pid: int, *, children: bool = True) -> tuple[float, float]:
     """A process's resident memory in MB, its children's included: anonymous (heap,
     SQLite's page caches) and file-backed (the database pages its read connections
     map, which the kernel reclaims at will)."""
     got = {"RssAnon:": 0.0, "RssFile:": 0.0}
-    for p in _family(pid):
+    for p in _family(pid) if children else [pid]:
         try:
             lines = Path(f"/proc/{p}/status").read_text().splitlines()
         except OSError:
@@ -201,10 +201,11 @@ def catchup(root: Path, n: int) -> Row:
         a, b = (lab[x].proc.pid for x in "ab")  # type: ignore[union-attr]
         cpu_a, cpu_b, cpu_serve = _cpu_s(a), _cpu_s(b), _cpu_s(b, children=False)
         spies = _spy({"a": a, "b": b}, "catchup")
-        rss: list[tuple[int, float, float]] = []  # (objects held, B's heap, B's mapped)
+        # (objects held, B's heap, B's mapped, the heap of B's serving process alone)
+        rss: list[tuple[int, float, float, float]] = []
         held = 0
         while held < n:
-            rss.append((held, *_rss_mb(b)))
+            rss.append((held, *_rss_mb(b), _rss_mb(b, children=False)[0]))
             time.sleep(0.5)
             held = _count(lab, "b", "pair")
             assert time.monotonic() - t < 1800, "catch-up did not finish in 30 min"
@@ -216,9 +217,9 @@ def catchup(root: Path, n: int) -> Row:
 
         def at(share: float) -> str:
             got = next((x for x in rss if x[0] >= share * n), rss[-1])
-            return f"{got[1]:.0f}+{got[2]:.0f}"
+            return f"{got[1]:.0f}+{got[2]:.0f} (serving {got[3]:.0f})"
 
-        peak = max((heap for _, heap, _ in rss), default=0.0)
+        peak = max((x[1] for x in rss), default=0.0)
         return Row(f"catch-up A→B (incl. B's start; B's RSS, heap+mapped, at 10 / 50 / 90 % "
                    f"held: {at(0.1)} / {at(0.5)} / {at(0.9)} MB; CPU per version: "
                    f"A {1e6 * cpu_a / n:.0f} µs, B {1e6 * cpu_b / n:.0f} µs, of which B's serving "

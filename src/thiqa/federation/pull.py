@@ -6,8 +6,11 @@ For one link (peer, local collection, the partner's collection):
    note the head of the partner's event log, then page its TAXII manifest
    (``match[version]=all``, ``added_after``); for each page, ask only for the versions
    this collection lacks (:func:`thiqa.federation.sync.lacking`) and store them through
-   the verification gate. The page position is saved after each page (a restart
-   resumes the catch-up); at the end the stream position becomes the noted head.
+   the verification gate — in the node's receiving process when it has one
+   (:mod:`thiqa.federation.receiver`), which gets the fetch answers as they arrived.
+   The manifest is paged ahead while fetching, and fetched ahead while storing. The
+   page position is saved after the pages are stored (a restart resumes the
+   catch-up); at the end the stream position becomes the noted head.
 2. **Follow**: ``GET /api/collections/{id}/stream/`` with ``Last-Event-ID``. Events are
    taken in batches (whatever has arrived, up to ``stream_batch``); for each batch the
    lacking versions are fetched with their provenance and stored, the tombstones
@@ -131,21 +134,53 @@ class PullLink:
     async def _pages(self, after_us: int | None,
                      out: asyncio.Queue[_Fetched | BaseException | None]) -> None:
         """Page the partner's manifest from ``after_us``; put each page's lacking
-        versions, fetched, on ``out`` in order; None at the end, or the failure."""
-        try:
+        versions, fetched, on ``out`` in order; None at the end, or the failure. The
+        manifest is paged ahead (up to PIPELINE pages) while the lacking versions of
+        the pages before are fetched: the partner answers both at once."""
+        listed: asyncio.Queue[tuple[list[tuple[str, str]], int | None] | None] = \
+            asyncio.Queue(PIPELINE)
+
+        async def pager(after_us: int | None) -> None:
             while True:
                 after = None if after_us is None else format_us(after_us)
                 items, more = await self.partner.manifest(self.remote, after, MANIFEST_PAGE)
                 pairs = [(str(m.get("id", "")), str(m.get("version", ""))) for m in items]
-                page = await self._fetch(pairs, raw=self.receiver is not None)
-                if items:
-                    after_us = page.last = parse_us(str(items[-1].get("date_added")))
-                await out.put(page)
+                last = parse_us(str(items[-1].get("date_added"))) if items else None
+                after_us = last if last is not None else after_us
+                await listed.put((pairs, last))
                 if not more or not items:
                     break
+            await listed.put(None)
+
+        paging = asyncio.create_task(pager(after_us))
+        try:
+            while True:
+                if paging.done():
+                    paging.result()  # raises the pager's failure
+                    got = await listed.get()  # it ended: what it listed is queued
+                else:
+                    next_page = asyncio.create_task(listed.get())
+                    await asyncio.wait([next_page, paging],
+                                       return_when=asyncio.FIRST_COMPLETED)
+                    if not next_page.done():
+                        next_page.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await next_page
+                        continue
+                    got = next_page.result()
+                if got is None:
+                    break
+                pairs, last = got
+                page = await self._fetch(pairs, raw=self.receiver is not None)
+                page.last = last
+                await out.put(page)
             await out.put(None)
         except Exception as exc:  # handed to the consumer, which raises it
             await out.put(exc)
+        finally:
+            paging.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await paging
 
     async def follow(self) -> None:
         assert self.state.cursor is not None
