@@ -8,8 +8,10 @@ publishes N generated indicators in batches of 500; every subscriber pulls from 
 rate is N over the time until the last subscriber holds all N. Catch-up: N indicators
 ``thiqa load``-ed into A before B starts; the time from B's start until it holds all
 N, B's RSS (heap and mapped database pages apart) sampled every 0.5 s during it (at
-10, 50 and 90 % of N held: flat or not),
-and the CPU time of A and B per version.
+10, 50 and 90 % of N held: flat or not;
+B's receiving process, thiqa.federation.receiver, counted with it and its serving process
+also shown alone), and the CPU time of A and B per version. ``--profile DIR`` records the
+nodes with py-spy (collapsed stacks, B's receiving process included).
 
     python bench/bench_federation.py [--latency 100] [--subscribers 10] [--throughput 5000]
                                      [--catchup 100000] [--parts latency,throughput,catchup]
