@@ -8,11 +8,14 @@ publishes N generated indicators in batches of 500; every subscriber pulls from 
 rate is N over the time until the last subscriber holds all N. Catch-up: N indicators
 ``thiqa load``-ed into A before B starts; the time from B's start until it holds all
 N, B's RSS (heap and mapped database pages apart) sampled every 0.5 s during it (at
-10, 50 and 90 % of N held: flat or not),
-and the CPU time of A and B per version.
+10, 50 and 90 % of N held: flat or not;
+B's receiving process, thiqa.federation.receiver, counted with it and its serving process
+also shown alone), and the CPU time of A and B per version. ``--profile DIR`` records the
+nodes with py-spy (collapsed stacks, B's receiving process included).
 
     python bench/bench_federation.py [--latency 100] [--subscribers 10] [--throughput 5000]
                                      [--catchup 100000] [--parts latency,throughput,catchup]
+                                     [--profile DIR]
 
 No peer in this run: MISP's pull sync and OpenCTI's stream need their own stacks; the
 issue's targets are the bar (p99 < 100 ms per hop; ≥ 5,000 objects/s; 1M catch-up < 2
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -61,15 +65,32 @@ def _count(lab: Lab, name: str, alias: str) -> int:
         store.close()
 
 
-def _rss_mb(pid: int) -> tuple[float, float]:
-    """A process's resident memory in MB: anonymous (heap, SQLite's page caches) and
-    file-backed (the database pages its read connections map, which the kernel reclaims
-    at will)."""
+def _family(pid: int) -> list[int]:
+    """A process and its children (a node's receiving process, thiqa.federation.receiver)."""
+    out = [pid]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def _rss_mb(pid: int, *, children: bool = True) -> tuple[float, float]:
+    """A process's resident memory in MB, its children's included: anonymous (heap,
+    SQLite's page caches) and file-backed (the database pages its read connections
+    map, which the kernel reclaims at will)."""
     got = {"RssAnon:": 0.0, "RssFile:": 0.0}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, *rest = line.split()
-        if name in got:
-            got[name] = int(rest[0]) / 1024
+    for p in _family(pid) if children else [pid]:
+        try:
+            lines = Path(f"/proc/{p}/status").read_text().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            name, *rest = line.split()
+            if name in got:
+                got[name] += int(rest[0]) / 1024
     return got["RssAnon:"], got["RssFile:"]
 
 
@@ -108,6 +129,7 @@ def throughput(root: Path, n: int, subscribers: int) -> Row:
         objects = _indicators(n, 11)
         pids = [lab[x].proc.pid for x in names]  # type: ignore[union-attr]
         cpu = [_cpu_s(p) for p in pids]
+        spies = _spy({"a": pids[0], "s0": pids[1]}, "throughput")
         t = time.monotonic()
         for i in range(0, n, 500):
             lab["a"].publish("many", objects[i : i + 500])
@@ -115,6 +137,7 @@ def throughput(root: Path, n: int, subscribers: int) -> Row:
         assert wait_for(lambda: all(_count(lab, s, "many") >= n for s in names[1:]), 600, 0.2)
         took = time.monotonic() - t
         cpu = [_cpu_s(p) - c for p, c in zip(pids, cpu, strict=True)]
+        _unspy(spies)
         rate = n / took
         deliveries = n * subscribers
         return Row(f"sustained, 1 publisher → {subscribers} nodes (publishing took "
@@ -127,10 +150,39 @@ def throughput(root: Path, n: int, subscribers: int) -> Row:
         lab.stop()
 
 
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+PROFILE: Path | None = None  # --profile: py-spy records of the node processes go here
+
+
+def _spy(pids: dict[str, int], part: str) -> list[subprocess.Popen[bytes]]:
+    """py-spy recording each named process (collapsed stacks, idle frames left out) until
+    stopped with SIGINT; nothing when --profile was not given."""
+    if PROFILE is None:
+        return []
+    spy = Path(sys.executable).with_name("py-spy")
+    return [subprocess.Popen([str(spy), "record", "--pid", str(pid), "--rate", "50",
+                              "--nonblocking", "--subprocesses", "--format", "raw", "-o",
+                              str(PROFILE / f"{part}-{name}.txt")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for name, pid in pids.items()]
+
+
+def _unspy(spies: list[subprocess.Popen[bytes]]) -> None:
+    for p in spies:
+        p.send_signal(signal.SIGINT)
+    for p in spies:
+        p.wait(60)
+
+
+def _cpu_s(pid: int, *, children: bool = True) -> float:
+    """User + system CPU seconds of a process (and its live children) so far."""
+    total = 0.0
+    for p in _family(pid) if children else [pid]:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def catchup(root: Path, n: int) -> Row:
@@ -149,26 +201,31 @@ def catchup(root: Path, n: int) -> Row:
         t = time.monotonic()
         lab.start(["b"])
         a, b = (lab[x].proc.pid for x in "ab")  # type: ignore[union-attr]
-        cpu_a, cpu_b = _cpu_s(a), _cpu_s(b)
-        rss: list[tuple[int, float, float]] = []  # (objects held, B's heap, B's mapped)
+        cpu_a, cpu_b, cpu_serve = _cpu_s(a), _cpu_s(b), _cpu_s(b, children=False)
+        spies = _spy({"a": a, "b": b}, "catchup")
+        # (objects held, B's heap, B's mapped, the heap of B's serving process alone)
+        rss: list[tuple[int, float, float, float]] = []
         held = 0
         while held < n:
-            rss.append((held, *_rss_mb(b)))
+            rss.append((held, *_rss_mb(b), _rss_mb(b, children=False)[0]))
             time.sleep(0.5)
             held = _count(lab, "b", "pair")
             assert time.monotonic() - t < 1800, "catch-up did not finish in 30 min"
         took = time.monotonic() - t
         cpu_a, cpu_b = _cpu_s(a) - cpu_a, _cpu_s(b) - cpu_b
+        cpu_serve = _cpu_s(b, children=False) - cpu_serve
+        _unspy(spies)
         per_million = took * 1_000_000 / n
 
         def at(share: float) -> str:
             got = next((x for x in rss if x[0] >= share * n), rss[-1])
-            return f"{got[1]:.0f}+{got[2]:.0f}"
+            return f"{got[1]:.0f}+{got[2]:.0f} (serving {got[3]:.0f})"
 
-        peak = max((heap for _, heap, _ in rss), default=0.0)
+        peak = max((x[1] for x in rss), default=0.0)
         return Row(f"catch-up A→B (incl. B's start; B's RSS, heap+mapped, at 10 / 50 / 90 % "
                    f"held: {at(0.1)} / {at(0.5)} / {at(0.9)} MB; CPU per version: "
-                   f"A {1e6 * cpu_a / n:.0f} µs, B {1e6 * cpu_b / n:.0f} µs)", n,
+                   f"A {1e6 * cpu_a / n:.0f} µs, B {1e6 * cpu_b / n:.0f} µs, of which B's serving "
+                   f"process {1e6 * cpu_serve / n:.0f} µs)", n,
                    f"{took:.1f} s = {n / took:,.0f} objects/s (≈ {per_million:.0f} s per 1M)",
                    rss=f"heap {peak:.0f} MB", target="1M < 120 s",
                    met=verdict(per_million < 120))
@@ -184,7 +241,13 @@ def main() -> None:
     ap.add_argument("--catchup", type=int, default=100_000)
     ap.add_argument("--parts", default="latency,throughput,catchup",
                     help="which parts to run, comma-separated")
+    ap.add_argument("--profile", type=Path, default=None,
+                    help="record the node processes with py-spy into this directory")
     args = ap.parse_args()
+    global PROFILE
+    PROFILE = args.profile
+    if PROFILE is not None:
+        PROFILE.mkdir(parents=True, exist_ok=True)
     parts = set(args.parts.split(","))
     with tempfile.TemporaryDirectory(prefix="thiqa-bench-fed-") as tmp:
         root = Path(tmp)

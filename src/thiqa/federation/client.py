@@ -107,6 +107,16 @@ class Partner:
             raise SyncError(f"fetching from {remote}: malformed answer")
         return out
 
+    async def fetch_raw(self, remote: str, pairs: list[tuple[str, str]]) -> bytes:
+        """The answer of a fetch as it arrived (a 2xx; its JSON is read by whoever
+        stores it: :mod:`thiqa.federation.receiver`)."""
+        r = await self.client.post(collection_path(remote, "federation/fetch/"),
+                                   content=orjson.dumps({"versions": pairs}),
+                                   headers={"Content-Type": "application/json"})
+        if not 200 <= r.status_code < 300:
+            raise _refusal(r, f"fetching from {remote}")
+        return r.content
+
     async def push(self, remote: str, body: dict[str, Any]) -> dict[str, Any]:
         r = await self.client.post(collection_path(remote, "federation/objects/"),
                                    content=orjson.dumps(body),

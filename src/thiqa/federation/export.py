@@ -74,33 +74,89 @@ def export(node: Node, who: Principal, ref: str, query: ObjectQuery) -> Exported
     return Exported(objects, page, unsigned)
 
 
+class Encoded:
+    """The exported JSON of versions this node originated, by entry: the same bytes for
+    every peer that fetches them (the batch's signature and the version's audit path;
+    no hop), so when ten subscribers fetch the same new versions, they are looked up,
+    attached and serialised once, not ten times. What a peer may read is still decided
+    per fetch (:meth:`Node.read`); only the encoding of a stored, immutable version is
+    kept. Bounded (``most`` versions)."""
+
+    def __init__(self, most: int = 10_000) -> None:
+        self.most = most
+        self._items: OrderedDict[int, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, seq: int) -> bytes | None:
+        with self._lock:
+            return self._items.get(seq)
+
+    def put(self, seq: int, encoded: bytes) -> None:
+        with self._lock:
+            self._items[seq] = encoded
+            while len(self._items) > self.most:
+                self._items.popitem(last=False)
+
+
 def attach_provenance(node: Node, page: Page, trees: Trees | None = None
                       ) -> tuple[list[dict[str, Any]], list[str]]:
     """The page's versions with provenance, and the ids of those that have none
     (``trees``: the batch trees kept between calls)."""
-    stored = node.store.provenance([r.seq for r in page.records])
+    return _attach(node, page, trees, None)
+
+
+def encoded_answer(node: Node, page: Page, trees: Trees | None, encoded: Encoded) -> bytes:
+    """A fetch's answer, ``{"objects": [...], "unsigned": [...]}``, as JSON bytes: the
+    page's versions with provenance, each originated one serialised once (``encoded``)."""
+    objects, unsigned = _attach(node, page, trees, encoded)
+    return b'{"objects":[' + b",".join(objects) + b'],"unsigned":' \
+        + orjson.dumps(unsigned) + b"}"
+
+
+def _attach(node: Node, page: Page, trees: Trees | None, encoded: Encoded | None
+            ) -> tuple[list[Any], list[str]]:
+    """The page's versions with provenance (as JSON bytes when ``encoded`` is given, the
+    cache of originated versions), and the ids of those that have none."""
+    out: list[Any] = []
+    done: dict[int, bytes] = {}
+    if encoded is not None:
+        for r in page.records:
+            hit = encoded.get(r.seq)
+            if hit is not None:
+                done[r.seq] = hit
+    stored = node.store.provenance([r.seq for r in page.records if r.seq not in done])
     trees = trees if trees is not None else Trees()
     key = node.node_key()
     me = keys.node_id(node)
     org = node.operating_org().id
     now = format_us(node.clock.now_us())
-    out: list[dict[str, Any]] = []
     unsigned: list[str] = []
+    # What every version of a batch carries alike, made once per call and batch.
+    batches: dict[int, tuple[Tree, dict[str, Any]] | None] = {}
     for r in page.records:
+        hit = done.get(r.seq)
+        if hit is not None:
+            out.append(hit)
+            continue
         assert r.body is not None
         obj = orjson.loads(r.body)
         p = stored.get(r.seq)
         ext: dict[str, Any] | None = None
+        originated = False
         if p is not None and p.batch_pk is not None and p.leaf is not None:
-            found = trees.get(node, p.batch_pk)
-            if found is not None and p.leaf < len(found[1][0]) \
-                    and found[1][0][p.leaf] == leaf_of(obj):
-                b, tree, text = found
+            if p.batch_pk in batches:
+                known = batches[p.batch_pk]
+            else:
+                found = trees.get(node, p.batch_pk)
+                known = batches[p.batch_pk] = None if found is None else (found, {
+                    "node": found[0].node_id, "org": found[0].org_id, "key": found[0].key,
+                    "signed": format_us(found[0].signed_us), "size": len(found[1][0]),
+                    "root": b64(found[0].root), "value": found[0].signature})
+            if known is not None and p.leaf < len(known[0][1][0]) \
+                    and known[0][1][0][p.leaf] == leaf_of(obj):
+                originated = True
                 ext = {"extension_type": "property-extension", "signature": {
-                    "node": b.node_id, "org": b.org_id, "key": b.key,
-                    "signed": format_us(b.signed_us), "size": len(tree[0]), "index": p.leaf,
-                    "root": b64(b.root), "path": merkle.path(text, p.leaf),
-                    "value": b.signature}}
+                    **known[1], "index": p.leaf, "path": merkle.path(known[0][2], p.leaf)}}
         elif p is not None and p.received is not None:
             ext = orjson.loads(p.received)
             chain = ext.get("hops", [])
@@ -111,8 +167,13 @@ def attach_provenance(node: Node, page: Page, trees: Trees | None = None
             ext = {**ext, "hops": [*chain, hop]}
         if ext is None:
             unsigned.append(r.id)
-        else:
+        elif encoded is None:
             out.append(attach(obj, ext))
+        else:
+            raw = orjson.dumps(attach(obj, ext))
+            if originated:  # a hop is signed per call: those are not kept
+                encoded.put(r.seq, raw)
+            out.append(raw)
     return out, unsigned
 
 

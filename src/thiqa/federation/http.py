@@ -34,7 +34,7 @@ from starlette.routing import Route
 from thiqa.auth import Principal
 from thiqa.errors import BadRequest, Forbidden
 from thiqa.federation import keys, sync, tombstones
-from thiqa.federation.export import Trees
+from thiqa.federation.export import Encoded, Trees
 from thiqa.node import Node
 from thiqa.stream.feed import Feed
 from thiqa.stream.model import EventLog
@@ -53,6 +53,7 @@ class PeerApi:
         self.log = log
         self.wrote = wrote  # called after a push stored something (wakes streams, index)
         self.trees = Trees()  # batch trees, shared by the fetches of every peer
+        self.encoded = Encoded()  # originated versions' exported JSON, likewise
 
     async def _who(self, request: Request) -> Principal:
         return await run_in_threadpool(self.node.authenticate,
@@ -90,10 +91,10 @@ class PeerApi:
             raise BadRequest("the body must be {\"versions\": [[object id, version], …]}")
         pairs = [sync.pair(*v) if isinstance(v, list) and len(v) == 2
                  else sync.pair(None, None) for v in raw]
-        objects, unsigned = await run_in_threadpool(sync.fetch, self.node, who,
-                                                    request.path_params["cid"], pairs,
-                                                    self.trees)
-        return _json({"objects": objects, "unsigned": unsigned})
+        answer = await run_in_threadpool(sync.fetch_answer, self.node, who,
+                                         request.path_params["cid"], pairs, self.trees,
+                                         self.encoded)
+        return Response(answer, media_type=media.TAXII)
 
     async def tombstones(self, request: Request) -> Response:
         who = await self._who(request)

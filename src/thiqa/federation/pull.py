@@ -6,8 +6,11 @@ For one link (peer, local collection, the partner's collection):
    note the head of the partner's event log, then page its TAXII manifest
    (``match[version]=all``, ``added_after``); for each page, ask only for the versions
    this collection lacks (:func:`thiqa.federation.sync.lacking`) and store them through
-   the verification gate. The page position is saved after each page (a restart
-   resumes the catch-up); at the end the stream position becomes the noted head.
+   the verification gate — in the node's receiving process when it has one
+   (:mod:`thiqa.federation.receiver`), which gets the fetch answers as they arrived.
+   The manifest is paged ahead while fetching, and fetched ahead while storing. The
+   page position is saved after the pages are stored (a restart resumes the
+   catch-up); at the end the stream position becomes the noted head.
 2. **Follow**: ``GET /api/collections/{id}/stream/`` with ``Last-Event-ID``. Events are
    taken in batches (whatever has arrived, up to ``stream_batch``); for each batch the
    lacking versions are fetched with their provenance and stored, the tombstones
@@ -29,6 +32,7 @@ from starlette.concurrency import run_in_threadpool
 from thiqa.federation import sync, tombstones
 from thiqa.federation.client import Partner, SyncError, checked, collection_path, sse_events
 from thiqa.federation.peers import LinkState, Peer, PeerTable
+from thiqa.federation.receiver import Receiver, ReceiverError
 from thiqa.node import Node
 from thiqa.store.model import Collection
 from thiqa.timestamps import format_us, parse_us
@@ -39,9 +43,11 @@ PIPELINE = 3  # catch-up pages fetched ahead of those being stored
 
 @dataclass(slots=True)
 class _Fetched:
-    """One page of catch-up: the fetched objects and the page's position."""
+    """One page of catch-up: the fetched objects (or, for the receiving process, the
+    fetch answers as they arrived) and the page's position."""
 
     objects: list[Any] = field(default_factory=list)
+    answers: list[bytes] = field(default_factory=list)
     last: int | None = None
 
 
@@ -55,8 +61,11 @@ class Stored:
 
 class PullLink:
     def __init__(self, node: Node, table: PeerTable, peer: Peer, collection: Collection,
-                 remote: str, partner: Partner, wrote: Any) -> None:
+                 remote: str, partner: Partner, wrote: Any,
+                 receiver: Receiver | None = None) -> None:
         self.node = node
+        # Catch-up deliveries are stored by the receiving process when there is one.
+        self.receiver = receiver if receiver is not None and receiver.available else None
         self.table = table
         self.peer = peer
         self.collection = collection
@@ -108,7 +117,8 @@ class PullLink:
                 fetched = [p for p in batch if isinstance(p, _Fetched)]
                 if not fetched:
                     continue
-                got = await self._received([o for p in fetched for o in p.objects])
+                got = await self._received([o for p in fetched for o in p.objects],
+                                           [a for p in fetched for a in p.answers])
                 last = next((p.last for p in reversed(fetched) if p.last is not None),
                             s.catchup_after)
                 s = self._counted(replace(s, catchup_after=last), got)
@@ -124,21 +134,53 @@ class PullLink:
     async def _pages(self, after_us: int | None,
                      out: asyncio.Queue[_Fetched | BaseException | None]) -> None:
         """Page the partner's manifest from ``after_us``; put each page's lacking
-        versions, fetched, on ``out`` in order; None at the end, or the failure."""
-        try:
+        versions, fetched, on ``out`` in order; None at the end, or the failure. The
+        manifest is paged ahead (up to PIPELINE pages) while the lacking versions of
+        the pages before are fetched: the partner answers both at once."""
+        listed: asyncio.Queue[tuple[list[tuple[str, str]], int | None] | None] = \
+            asyncio.Queue(PIPELINE)
+
+        async def pager(after_us: int | None) -> None:
             while True:
                 after = None if after_us is None else format_us(after_us)
                 items, more = await self.partner.manifest(self.remote, after, MANIFEST_PAGE)
                 pairs = [(str(m.get("id", "")), str(m.get("version", ""))) for m in items]
-                page = await self._fetch(pairs)
-                if items:
-                    after_us = page.last = parse_us(str(items[-1].get("date_added")))
-                await out.put(page)
+                last = parse_us(str(items[-1].get("date_added"))) if items else None
+                after_us = last if last is not None else after_us
+                await listed.put((pairs, last))
                 if not more or not items:
                     break
+            await listed.put(None)
+
+        paging = asyncio.create_task(pager(after_us))
+        try:
+            while True:
+                if paging.done():
+                    paging.result()  # raises the pager's failure
+                    got = await listed.get()  # it ended: what it listed is queued
+                else:
+                    next_page = asyncio.create_task(listed.get())
+                    await asyncio.wait([next_page, paging],
+                                       return_when=asyncio.FIRST_COMPLETED)
+                    if not next_page.done():
+                        next_page.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await next_page
+                        continue
+                    got = next_page.result()
+                if got is None:
+                    break
+                pairs, last = got
+                page = await self._fetch(pairs, raw=self.receiver is not None)
+                page.last = last
+                await out.put(page)
             await out.put(None)
         except Exception as exc:  # handed to the consumer, which raises it
             await out.put(exc)
+        finally:
+            paging.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await paging
 
     async def follow(self) -> None:
         assert self.state.cursor is not None
@@ -221,27 +263,45 @@ class PullLink:
                 self.wrote()
         return got
 
-    async def _fetch(self, pairs: list[tuple[str, str]]) -> _Fetched:
-        """The versions of ``pairs`` this collection lacks, fetched from the partner."""
+    async def _fetch(self, pairs: list[tuple[str, str]], *, raw: bool = False) -> _Fetched:
+        """The versions of ``pairs`` this collection lacks, fetched from the partner
+        (``raw``: the answers kept as bytes, for the receiving process)."""
         missing = await run_in_threadpool(sync.lacking, self.node, self.collection.pk, pairs)
         wanted = [pairs[i] for i in missing]
         page = _Fetched()
         for start in range(0, len(wanted), sync.FETCH_MOST):
-            answer = await self.partner.fetch(self.remote,
-                                              wanted[start : start + sync.FETCH_MOST])
-            page.objects.extend(answer["objects"])
+            chunk = wanted[start : start + sync.FETCH_MOST]
+            if raw:
+                page.answers.append(await self.partner.fetch_raw(self.remote, chunk))
+            else:
+                page.objects.extend((await self.partner.fetch(self.remote, chunk))["objects"])
         return page
 
-    async def _received(self, objects: list[Any]) -> Stored:
-        """Store fetched ``objects`` through the verification gate."""
+    async def _received(self, objects: list[Any], answers: list[bytes] | None = None
+                        ) -> Stored:
+        """Store fetched ``objects`` (and the objects of the fetch ``answers``, in the
+        receiving process) through the verification gate."""
         got = Stored()
+        if answers:
+            assert self.receiver is not None
+            try:
+                result = await run_in_threadpool(self.receiver.receive, self.peer.id,
+                                                 self.collection.id, answers)
+            except ValueError as exc:
+                raise SyncError(f"fetching from {self.remote}: {exc}") from None
+            except ReceiverError as exc:
+                raise SyncError(str(exc)) from None
+            got.stored += len(result.stored)
+            got.rejected += len(result.rejected)
+            if result.rejected:
+                got.reason = result.rejected[0].message or ""
         if objects:
             result = await run_in_threadpool(self.node.receive, self.peer.id,
                                              self.collection.id, objects)
             got.stored += len(result.stored)
             got.rejected += len(result.rejected)
             if result.rejected:
-                got.reason = result.rejected[0].message or ""
+                got.reason = got.reason or result.rejected[0].message or ""
         if got.stored:
             self.wrote()
         return got

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from thiqa.auth import Principal
 from thiqa.errors import BadRequest
-from thiqa.federation.export import Trees, attach_provenance
+from thiqa.federation.export import Encoded, Trees, attach_provenance, encoded_answer
 from thiqa.federation.peers import sql_for
 from thiqa.store.model import ObjectQuery, Page, Versions
 from thiqa.store.sqlite import _marks
@@ -80,17 +80,31 @@ def fetch(node: Node, who: Principal, ref: str, pairs: Sequence[Pair],
     the ids of those among them that cannot be vouched for (no signature). Read
     through :meth:`Node.read`: the one policy, audited. ``trees``: the batch trees
     kept between calls (:class:`thiqa.federation.export.Trees`)."""
+    if not pairs:
+        return [], []
+    return attach_provenance(node, _named(node, who, ref, pairs), trees)
+
+
+def fetch_answer(node: Node, who: Principal, ref: str, pairs: Sequence[Pair],
+                 trees: Trees | None, encoded: Encoded) -> bytes:
+    """:func:`fetch`'s answer as the JSON a peer receives, ``{"objects", "unsigned"}``,
+    with the versions this node originated serialised once for every peer
+    (:class:`thiqa.federation.export.Encoded`)."""
+    return encoded_answer(node, _named(node, who, ref, pairs), trees, encoded)
+
+
+def _named(node: Node, who: Principal, ref: str, pairs: Sequence[Pair]) -> Page:
+    """The named versions of ``ref`` that ``who`` may read (:meth:`Node.read`)."""
     if len(pairs) > FETCH_MOST:
         raise BadRequest(f"a fetch names at most {FETCH_MOST} versions, not {len(pairs)}")
     if not pairs:
-        return [], []
+        return Page([], False)
     wanted = set(pairs)
     ids = tuple(sorted({p[0] for p in pairs}))
     keys = tuple(sorted({p[1] for p in pairs}))
     q = ObjectQuery(0, ids=ids, versions=Versions(keys=keys), limit=len(ids) * len(keys))
     page = node.read(who, ref, q, bodies=True)
-    records = [r for r in page.records if (r.id, version_key(r.version)) in wanted]
-    return attach_provenance(node, Page(records, False), trees)
+    return Page([r for r in page.records if (r.id, version_key(r.version)) in wanted], False)
 
 
-__all__ = ["FETCH_MOST", "fetch", "lacking", "pair"]
+__all__ = ["FETCH_MOST", "fetch", "fetch_answer", "lacking", "pair"]

@@ -26,6 +26,7 @@ from thiqa.federation.client import Partner, SyncError, describe
 from thiqa.federation.peers import Peer, PeerTable
 from thiqa.federation.pull import PullLink
 from thiqa.federation.push import PushLink
+from thiqa.federation.receiver import Receiver
 from thiqa.node import Node
 from thiqa.store.model import Collection
 from thiqa.stream.bus import EventBus
@@ -48,6 +49,9 @@ class Federation:
         self.bus = bus
         self.wrote = wrote
         self.table = PeerTable(node.store)
+        # Catch-up deliveries are verified and stored in a second process (started on
+        # the first catch-up): this one keeps serving, fetching and indexing meanwhile.
+        self.receiver = Receiver(node)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._supervisor: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -67,6 +71,7 @@ class Federation:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks = {}
+        await run_in_threadpool(self.receiver.close)
 
     async def _supervise(self) -> None:
         table = self.table
@@ -116,7 +121,8 @@ class Federation:
                     direction: str) -> None:
         table = self.table
         waiter = self.bus.subscribe() if direction == "push" else None
-        pull = PullLink(self.node, table, peer, collection, remote, partner, self.wrote)
+        pull = PullLink(self.node, table, peer, collection, remote, partner, self.wrote,
+                        self.receiver)
         push = (PushLink(self.node, self.log, table, peer, collection, remote, partner)
                 if direction == "push" else None)
         try:

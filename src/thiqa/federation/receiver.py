@@ -1,0 +1,224 @@
+"""The receiving process: catch-up deliveries verified, validated and stored beside
+``thiqa serve``, the way ``thiqa load`` reads and validates in a second process.
+
+A catch-up stores thousands of versions a second, and every one of them goes through
+Python steps that cannot be batched away: its JSON parsed, the originator's signature
+and the chain checked (:mod:`thiqa.federation.verify`), validated, judged by the
+re-sharing gate and written (:func:`thiqa.federation.receive.receive`). In the process
+that serves TAXII, also runs the correlation indexer and talks HTTP to the partner, that
+is one core at most. So catch-up hands the partner's fetch answers, **as the bytes that
+arrived** (never parsed in the serving process), to this process, which opens the same
+store and runs the very same gate (:meth:`thiqa.node.Node.receive`) on them: the serving
+process pages and fetches the next pages meanwhile, and indexes what was stored.
+
+Nothing about the result differs: the same verification, policy and write path, in one
+transaction per delivery, committed before the answer comes back — the link saves its
+position only then (a ``kill -9`` of either process loses nothing and stores nothing
+twice: the batch is fetched again, and what is held is never stored again). The process
+ends when its standard input closes (its parent stopped, or was killed).
+
+Protocol (frames on the pipes: an 8-byte length and a pickle; only between thiqa and
+the child it started, never from a peer): first the store's locator and the node's
+settings; then ``("receive", peer, collection, [answer bytes, …])`` is answered by
+``("ok", stored, rejected)`` (outcome tuples), ``("malformed", reason)`` or
+``("error", error class name, description)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import pickle
+import struct
+import subprocess
+import sys
+import threading
+from typing import IO, TYPE_CHECKING, Any
+
+import orjson
+
+from thiqa import errors
+from thiqa.federation.receive import Received
+from thiqa.settings import Settings
+from thiqa.store.model import Outcome
+
+if TYPE_CHECKING:
+    from thiqa.node import Node
+    from thiqa.store import Store
+
+_LEN = struct.Struct("<Q")
+
+
+def locator(store: Store) -> tuple[str, str] | None:
+    """How another process opens ``store``: ("sqlite", path) or ("postgres", url); None
+    for a store it cannot open (then deliveries are received in this process)."""
+    from thiqa.store.sqlite import SQLiteStore
+
+    if isinstance(store, SQLiteStore):
+        return "sqlite", str(store.path)
+    url = getattr(store, "url", None)
+    if type(store).__name__ == "PostgresStore" and isinstance(url, str):
+        return "postgres", url
+    return None
+
+
+def _send(out: IO[bytes], msg: tuple[Any, ...]) -> None:
+    data = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
+    out.write(_LEN.pack(len(data)) + data)
+    out.flush()
+
+
+def _read(pipe: IO[bytes]) -> tuple[Any, ...] | None:
+    head = pipe.read(_LEN.size)
+    if len(head) < _LEN.size:
+        return None
+    (n,) = _LEN.unpack(head)
+    data = pipe.read(n)
+    if len(data) < n:
+        return None
+    msg: tuple[Any, ...] = pickle.loads(data)  # our own parent's or child's frames only
+    return msg
+
+
+class ReceiverError(Exception):
+    """The receiving process failed or stopped; the delivery was not acknowledged."""
+
+
+class Receiver:
+    """A receiving process for one node, started on first use, restarted after it died.
+    Deliveries go through it one at a time (the store has one writer anyway)."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.where = locator(node.store)
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def available(self) -> bool:
+        return self.where is not None
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
+
+    def _started(self) -> subprocess.Popen[bytes]:
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            return proc
+        proc = self._proc = subprocess.Popen(
+            [sys.executable, "-m", "thiqa.federation.receiver"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE)
+        assert proc.stdin is not None
+        _send(proc.stdin, (self.where, self.node.settings))
+        return proc
+
+    def receive(self, peer: str, ref: str, answers: list[bytes]) -> Received:
+        """What :meth:`Node.receive` returns for the objects of the fetch ``answers``;
+        raises ReceiverError (the process failed: nothing acknowledged), ValueError (an
+        answer is malformed) or the gate's own ThiqaError."""
+        with self._lock:
+            try:
+                proc = self._started()
+                assert proc.stdin is not None and proc.stdout is not None
+                _send(proc.stdin, ("receive", peer, ref, answers))
+                msg = _read(proc.stdout)
+            except (OSError, ValueError) as exc:
+                self._stop()
+                raise ReceiverError(f"the receiving process failed: {exc}") from exc
+            if msg is None:
+                code = self._stop()
+                raise ReceiverError(f"the receiving process stopped (exit code {code}); "
+                                    "the delivery will be fetched again")
+        if msg[0] == "ok":
+            return Received([Outcome(*o) for o in msg[1]], [Outcome(*o) for o in msg[2]])
+        if msg[0] == "malformed":
+            raise ValueError(msg[1])
+        kind = getattr(errors, str(msg[1]), None)
+        if isinstance(kind, type) and issubclass(kind, errors.ThiqaError):
+            raise kind(msg[2])
+        raise ReceiverError(f"the receiving process failed: {msg[1]}: {msg[2]}")
+
+    def _stop(self) -> int | None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return None
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+        try:
+            return proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return proc.wait(30)
+
+    def close(self) -> None:
+        """Stop the process: it sees its input close and ends after the delivery under
+        way, if any, is committed."""
+        with self._lock:
+            self._stop()
+
+
+def objects_of(answers: list[bytes]) -> list[Any]:
+    """The objects of fetch answers (``{"objects": […], …}``), or ValueError."""
+    out: list[Any] = []
+    for raw in answers:
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise ValueError("the partner's answer is not JSON") from None
+        objects = body.get("objects") if isinstance(body, dict) else None
+        if not isinstance(objects, list):
+            raise ValueError("malformed answer")
+        out.extend(objects)
+    return out
+
+
+def _open(where: tuple[str, str], settings: Settings) -> Node:
+    from thiqa.node import Node
+    from thiqa.store.sqlite import SQLiteStore
+
+    kind, at = where
+    if kind == "sqlite":
+        from pathlib import Path
+
+        return Node(settings, SQLiteStore(Path(at)))
+    from thiqa.store.postgres import PostgresStore
+
+    return Node(settings, PostgresStore(at))
+
+
+def _serve(inp: IO[bytes], out: IO[bytes]) -> None:
+    first = _read(inp)
+    if first is None:
+        return
+    node = _open(*first)
+    try:
+        while (msg := _read(inp)) is not None:
+            _, peer, ref, answers = msg
+            try:
+                got = node.receive(peer, ref, objects_of(answers))
+            except ValueError as exc:
+                _send(out, ("malformed", str(exc)))
+            except errors.ThiqaError as exc:
+                _send(out, ("error", type(exc).__name__, exc.description))
+            except Exception as exc:  # the link must hear of it, whatever it was
+                _send(out, ("error", type(exc).__name__, str(exc)))
+            else:
+                _send(out, ("ok", _fields(got.stored), _fields(got.rejected)))
+    finally:
+        node.store.close()
+
+
+def _fields(outcomes: list[Outcome]) -> list[tuple[str, str, bool, str | None]]:
+    return [(o.id, o.version, o.ok, o.message) for o in outcomes]
+
+
+if __name__ == "__main__":
+    from thiqa.bulk import _few_collections
+
+    try:
+        with _few_collections():
+            _serve(sys.stdin.buffer, sys.stdout.buffer)
+    except (KeyboardInterrupt, BrokenPipeError):
+        sys.exit(1)
