@@ -22,6 +22,7 @@ import http.client
 import multiprocessing as mp
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -76,9 +77,28 @@ def _client(port: int, key: str, collection: str, limit: int, seconds: float,
     out.put((pages, objects, time.process_time() - t0, dict(workers)))
 
 
-def measure(port: int, key: str, collection: str, *, clients: int, limit: int,
-            seconds: float) -> tuple[float, float, float, Counter[str]]:
-    """(pages/s, objects/s, client CPU seconds, requests per worker) of one run."""
+def server_cpu(pid: int) -> float:
+    """CPU seconds used so far by the server process and its workers."""
+    import psutil
+
+    root = psutil.Process(pid)
+    total = 0.0
+    for p in [root, *root.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+        except psutil.Error:
+            continue
+        total += t.user + t.system
+    return total
+
+
+Run = tuple[float, float, float, Counter[str], float]
+
+
+def measure(pid: int, port: int, key: str, collection: str, *, clients: int, limit: int,
+            seconds: float) -> Run:
+    """(pages/s, objects/s, client CPU seconds, requests per worker, server CPU in cores)
+    of one run."""
     ctx = mp.get_context("fork")
     out: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
     start = time.time() + 0.5
@@ -86,17 +106,21 @@ def measure(port: int, key: str, collection: str, *, clients: int, limit: int,
                                                start, out)) for _ in range(clients)]
     for p in procs:
         p.start()
+    time.sleep(max(0.0, start - time.time()))
+    cpu0 = server_cpu(pid)
     results = [out.get(timeout=seconds + 120) for _ in procs]
+    cores = (server_cpu(pid) - cpu0) / seconds
     for p in procs:
         p.join(timeout=30)
     spread: Counter[str] = Counter()
     for _, _, _, w in results:
         spread.update(w)
     return (sum(r[0] for r in results) / seconds, sum(r[1] for r in results) / seconds,
-            sum(r[2] for r in results), spread)
+            sum(r[2] for r in results), spread, cores)
 
 
-def serve(data: Path, db: str, workers: int, log: Path) -> tuple[object, int]:
+def serve(data: Path, db: str, workers: int, log: Path
+          ) -> tuple[subprocess.Popen[bytes], int]:
     port = _procs.free_port()
     argv = _procs.python("-m", "thiqa", "serve", "--data", str(data), "--db", db,
                          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
@@ -119,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     counts = [int(w) for w in args.workers.split(",")]
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     load_before = os.getloadavg()
-    runs: dict[int, list[tuple[float, float, float, Counter[str]]]] = {w: [] for w in counts}
+    runs: dict[int, list[Run]] = {w: [] for w in counts}
     with tempfile.TemporaryDirectory(prefix="thiqa-bench-workers-") as tmp, \
             pg_schema(args.postgres) as db:
         work = Path(tmp)
@@ -136,15 +160,16 @@ def main(argv: list[str] | None = None) -> int:
             for w in counts:
                 proc, port = serve(data, db, w, work / f"serve-{w}-{rnd}.log")
                 try:
-                    measure(port, key, collection, clients=args.clients, limit=args.limit,
-                            seconds=1.0)  # warm-up: every worker connected and cached
-                    got = measure(port, key, collection, clients=args.clients,
+                    measure(proc.pid, port, key, collection, clients=args.clients,
+                            limit=args.limit, seconds=1.0)  # warm-up: all connected
+                    got = measure(proc.pid, port, key, collection, clients=args.clients,
                                   limit=args.limit, seconds=args.seconds)
                 finally:
-                    _procs.stop(proc)  # type: ignore[arg-type]
+                    _procs.stop(proc)
                 runs[w].append(got)
                 say(f"round {rnd + 1}, {w} worker(s): {got[0]:,.0f} pages/s, "
-                    f"{got[1]:,.0f} objects/s; requests per worker {sorted(got[3].values())}")
+                    f"{got[1]:,.0f} objects/s; server CPU {got[4]:.2f} cores; requests "
+                    f"per worker {sorted(got[3].values())}")
     load_after = os.getloadavg()
     base_pages = [r[0] for r in runs[counts[0]]]
     print(f"\nMachine: {machine()}")
@@ -154,8 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{n:,} objects on PostgreSQL; {args.clients} client processes, limit "
           f"{args.limit}, {args.seconds:g} s per run, median of {args.rounds} rounds\n")
     print(f"| workers | pages/s | objects/s | vs {counts[0]} worker(s) (same rounds) | "
-          "per-round pages/s | client CPU s | target |")
-    print("|---|---|---|---|---|---|---|")
+          "per-round pages/s | thiqa CPU (cores) | pages per thiqa CPU s | client CPU s | "
+          "target |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for w in counts:
         pages = [r[0] for r in runs[w]]
         ratios = [p / b for p, b in zip(pages, base_pages, strict=True)]
@@ -166,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
             verdict = " (met)" if ratio >= TARGET_2_VS_1 else " (**not met**)"
         print(f"| {w} | {median(pages):,.0f} | {median([r[1] for r in runs[w]]):,.0f} | "
               f"{ratio:.2f}× | {', '.join(f'{p:,.0f}' for p in pages)} | "
+              f"{median([r[4] for r in runs[w]]):.2f} | "
+              f"{median([r[0] / r[4] for r in runs[w] if r[4]]):,.0f} | "
               f"{median([r[2] for r in runs[w]]):.1f} | {target}{verdict} |")
     return 0
 
