@@ -92,7 +92,23 @@ def server_cpu(pid: int) -> float:
     return total
 
 
-Run = tuple[float, float, float, Counter[str], float]
+def postgres_cpu() -> float:
+    """CPU seconds used so far by every PostgreSQL server process on the machine (this
+    node's backends, and whatever else uses that server meanwhile)."""
+    import psutil
+
+    total = 0.0
+    for p in psutil.process_iter(["name"]):
+        if p.info["name"] in ("postgres", "postmaster"):
+            try:
+                t = p.cpu_times()
+            except psutil.Error:
+                continue
+            total += t.user + t.system
+    return total
+
+
+Run = tuple[float, float, float, Counter[str], float, float]
 
 
 def measure(pid: int, port: int, key: str, collection: str, *, clients: int, limit: int,
@@ -107,16 +123,17 @@ def measure(pid: int, port: int, key: str, collection: str, *, clients: int, lim
     for p in procs:
         p.start()
     time.sleep(max(0.0, start - time.time()))
-    cpu0 = server_cpu(pid)
+    cpu0, pg0 = server_cpu(pid), postgres_cpu()
     results = [out.get(timeout=seconds + 120) for _ in procs]
     cores = (server_cpu(pid) - cpu0) / seconds
+    pg_cores = (postgres_cpu() - pg0) / seconds
     for p in procs:
         p.join(timeout=30)
     spread: Counter[str] = Counter()
     for _, _, _, w in results:
         spread.update(w)
     return (sum(r[0] for r in results) / seconds, sum(r[1] for r in results) / seconds,
-            sum(r[2] for r in results), spread, cores)
+            sum(r[2] for r in results), spread, cores, pg_cores)
 
 
 def serve(data: Path, db: str, workers: int, log: Path
@@ -168,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
                     _procs.stop(proc)
                 runs[w].append(got)
                 say(f"round {rnd + 1}, {w} worker(s): {got[0]:,.0f} pages/s, "
-                    f"{got[1]:,.0f} objects/s; server CPU {got[4]:.2f} cores; requests "
+                    f"{got[1]:,.0f} objects/s; thiqa CPU {got[4]:.2f} cores, PostgreSQL "
+                    f"{got[5]:.2f}; requests "
                     f"per worker {sorted(got[3].values())}")
     load_after = os.getloadavg()
     base_pages = [r[0] for r in runs[counts[0]]]
@@ -179,9 +197,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{n:,} objects on PostgreSQL; {args.clients} client processes, limit "
           f"{args.limit}, {args.seconds:g} s per run, median of {args.rounds} rounds\n")
     print(f"| workers | pages/s | objects/s | vs {counts[0]} worker(s) (same rounds) | "
-          "per-round pages/s | thiqa CPU (cores) | pages per thiqa CPU s | client CPU s | "
-          "target |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "per-round pages/s | thiqa CPU (cores) | pages per thiqa CPU s | PostgreSQL CPU "
+          "(cores) | client CPU s | target |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for w in counts:
         pages = [r[0] for r in runs[w]]
         ratios = [p / b for p, b in zip(pages, base_pages, strict=True)]
@@ -194,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{ratio:.2f}× | {', '.join(f'{p:,.0f}' for p in pages)} | "
               f"{median([r[4] for r in runs[w]]):.2f} | "
               f"{median([r[0] / r[4] for r in runs[w] if r[4]]):,.0f} | "
+              f"{median([r[5] for r in runs[w]]):.2f} | "
               f"{median([r[2] for r in runs[w]]):.1f} | {target}{verdict} |")
     return 0
 
