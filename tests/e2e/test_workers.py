@@ -185,7 +185,13 @@ def test_one_worker_leads_and_another_takes_over_when_it_dies(workers: Workers) 
     [successor] = leaders(workers.db)
     assert successor != leader
     # The supervisor replaced the dead worker: two answer again, the successor among them.
-    wait_for("the replacement worker", lambda: len(workers.pids() - {leader}) == 2)
+    def replaced() -> bool:
+        try:
+            return len(workers.pids() - {leader}) == 2
+        except AssertionError:  # only one answered yet: the replacement is starting
+            return False
+
+    wait_for("the replacement worker", replaced, timeout=30)
     assert f"process {successor} leads the node's duties" in workers.server.output()
     assert len(leaders(workers.db)) == 1
 
