@@ -25,6 +25,7 @@ class Pair:
     medallion: float | None = None
     medallion_rss: int | None = None
     why_not: str = "skipped (--quick)"
+    postgres: float | None = None  # thiqa on the PostgreSQL store (bench_core --postgres)
 
     def peer(self) -> str:
         if self.medallion is None:
@@ -44,9 +45,10 @@ class Pair:
 def median_pair(pairs: list[Pair]) -> Pair:
     theirs = [p.medallion for p in pairs if p.medallion is not None]
     their_rss = [p.medallion_rss for p in pairs if p.medallion_rss is not None]
+    pg = [p.postgres for p in pairs if p.postgres is not None]
     return Pair(median([p.thiqa for p in pairs]), max(p.thiqa_rss for p in pairs),
                 median(theirs) if theirs else None, max(their_rss) if their_rss else None,
-                pairs[0].why_not)
+                pairs[0].why_not, median(pg) if pg else None)
 
 
 def split(what: str, seconds: float, server_cpu: float, client_cpu: float) -> str:
@@ -54,10 +56,25 @@ def split(what: str, seconds: float, server_cpu: float, client_cpu: float) -> st
             f"{client_cpu:.2f} s")
 
 
-def fresh_thiqa(work: Path, name: str) -> tuple[Path, str]:
-    """A newly initialised data directory and its admin key."""
+def fresh_thiqa(work: Path, name: str, db: str = "") -> tuple[Path, str]:
+    """A newly initialised data directory (on ``db``, if given) and its admin key."""
     data = work / name
-    return data, _servers.init_thiqa(data)
+    return data, _servers.init_thiqa(data, db)
+
+
+def postgres_post_and_read(work: Path, name: str, objects: list[dict[str, Any]],
+                           db: str) -> tuple[float, float]:
+    """The thiqa half of :func:`post_and_read` on a fresh node on PostgreSQL (``db``, an
+    empty schema): (ingest objects/s, full read objects/s)."""
+    data, key = fresh_thiqa(work, f"http-{name}-pg", db)
+    with _servers.thiqa(data, key, work / f"thiqa-{name}-pg.log", db) as srv:
+        _taxii.check_reachable(srv)
+        posted = _taxii.post_all(srv, "default", objects)
+        _check(srv.name, posted)
+        got = _taxii.read_all(srv, "default")
+        if got.objects != len(objects):
+            raise RuntimeError(f"thiqa on PostgreSQL read {got.objects} of {len(objects)}")
+    return rate(posted.objects, posted.seconds), rate(got.objects, got.seconds)
 
 
 def _check(name: str, posted: _taxii.Posted) -> None:

@@ -65,10 +65,11 @@ def init_thiqa(data: Path, db: str = "") -> str:
 
 
 @contextmanager
-def thiqa(data: Path, key: str, log: Path) -> Iterator[Server]:
-    """``thiqa serve`` on an initialised data directory, stopped on exit."""
+def thiqa(data: Path, key: str, log: Path, db: str = "") -> Iterator[Server]:
+    """``thiqa serve`` on an initialised data directory (and its ``db``), stopped on exit."""
     port = _procs.free_port()
-    argv = _procs.python("-m", "thiqa", "serve", "--data", str(data), "--host", "127.0.0.1",
+    argv = _procs.python("-m", "thiqa", "serve", "--data", str(data), "--db", db,
+                         "--host", "127.0.0.1",
                          "--port", str(port), "--log-level", "warning",
                          "--page-size", str(PAGE_SIZE),
                          "--max-content-length", str(MAX_CONTENT_LENGTH))

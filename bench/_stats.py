@@ -44,16 +44,25 @@ class Row:
     rss: str = ""
     target: str = ""
     met: str = ""
+    postgres: str = ""  # the same operation on the PostgreSQL store (bench_core --postgres)
 
 
 _HEAD = ("operation", "objects", "thiqa", "peer", "ratio", "peak RSS", "target", "met?")
 
 
 def table(rows: Sequence[Row]) -> str:
-    lines = ["| " + " | ".join(_HEAD) + " |", "|" + "---|" * len(_HEAD)]
+    """The rows as markdown; with a "thiqa, PostgreSQL" column beside thiqa's (SQLite)
+    when some row has a PostgreSQL figure."""
+    pg = any(r.postgres for r in rows)
+    head = list(_HEAD)
+    if pg:
+        head[2:3] = ["thiqa (SQLite)", "thiqa (PostgreSQL)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         objects = "" if r.objects is None else f"{r.objects:,}"
-        cells = (r.operation, objects, r.thiqa, r.peer, r.ratio, r.rss, r.target, r.met)
+        cells = [r.operation, objects, r.thiqa, r.peer, r.ratio, r.rss, r.target, r.met]
+        if pg:
+            cells.insert(3, r.postgres)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

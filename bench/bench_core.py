@@ -17,6 +17,7 @@ its notes to standard output. Everything runs in fresh temporary directories and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import importlib.util
 import os
@@ -36,7 +37,16 @@ from typing import Any, TypeVar
 import _procs
 import _servers
 import _taxii
-from _http import Latencies, Pair, fresh_thiqa, latency_runs, median_pair, post_and_read, split
+from _http import (
+    Latencies,
+    Pair,
+    fresh_thiqa,
+    latency_runs,
+    median_pair,
+    post_and_read,
+    postgres_post_and_read,
+    split,
+)
 from _loads import RARE_COUNT, RARE_TYPE, Load, bundle_objects, indicator_file, raw_load, thiqa_load
 from _stats import Row, fmt_mb, fmt_rate, rate, table, verdict
 
@@ -79,14 +89,25 @@ def load_row(op: str, mine: Load, raw: Load, target: str, ok: bool) -> Row:
 
 
 def pair_row(op: str, objects: int, pair: Pair, rss: bool, target: float | None) -> Row:
+    pg = "" if pair.postgres is None else fmt_rate(pair.postgres)
+    met = "" if target is None else verdict(pair.thiqa >= target)
+    if target is not None and pair.postgres is not None:
+        met += f"; PostgreSQL {verdict(pair.postgres >= target)}"
     return Row(op, objects, fmt_rate(pair.thiqa), pair.peer(), pair.ratio(),
                pair.rss() if rss else "", "" if target is None else f"≥ {target:,.0f}/s",
-               "" if target is None else verdict(pair.thiqa >= target))
+               met, pg)
 
 
-def latency_row(op: str, lat: Latencies) -> Row:
-    return Row(op, None, f"p50 {lat.p50:.1f} ms / p99 {lat.p99:.1f} ms", "n/a (see notes)",
-               "", "", f"p99 < {P99_TARGET_MS:g} ms", verdict(lat.p99 < P99_TARGET_MS))
+def _latency(lat: Latencies) -> str:
+    return f"p50 {lat.p50:.1f} ms / p99 {lat.p99:.1f} ms"
+
+
+def latency_row(op: str, lat: Latencies, pg: Latencies | None = None) -> Row:
+    met = verdict(lat.p99 < P99_TARGET_MS)
+    if pg is not None:
+        met += f"; PostgreSQL {verdict(pg.p99 < P99_TARGET_MS)}"
+    return Row(op, None, _latency(lat), "n/a (see notes)", "", "",
+               f"p99 < {P99_TARGET_MS:g} ms", met, "" if pg is None else _latency(pg))
 
 
 # -- the three parts ------------------------------------------------------------------
@@ -124,12 +145,12 @@ def bench_loads(work: Path, files: dict[str, tuple[Path, int]], big_node: Path,
 
 
 @contextmanager
-def pg_schema(url: str) -> Iterator[str]:
+def pg_schema(url: str, name: str = "") -> Iterator[str]:
     """A fresh schema of the PostgreSQL database at ``url`` (dropped afterwards): the URL
     of a node of its own."""
     import psycopg
 
-    schema = f"thiqa_bench_{os.getpid()}"
+    schema = f"thiqa_bench_{os.getpid()}{name}"
     with psycopg.connect(url, autocommit=True) as cx:
         cx.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         cx.execute(f"CREATE SCHEMA {schema}")
@@ -140,35 +161,50 @@ def pg_schema(url: str) -> Iterator[str]:
             cx.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
-def bench_pg_load(work: Path, url: str, path: Path, sqlite: Load, rows: list[Row]) -> Load:
-    """``thiqa load`` of the big file into a PostgreSQL node, beside SQLite's figure."""
-    with pg_schema(url) as db:
-        data = work / "node-pg"
-        _servers.init_thiqa(data, db)
-        say(f"thiqa load {path.name} into PostgreSQL")
-        mine = thiqa_load(data, path, db)
-        say(f"  {mine.describe()}")
+def bench_pg_load(work: Path, db: str, path: Path, sqlite: Load, rows: list[Row]
+                  ) -> tuple[Load, Path, str]:
+    """``thiqa load`` of the big file into a PostgreSQL node (``db``: an empty schema),
+    beside SQLite's figure; (the load, the node's data directory, its admin key)."""
+    data = work / "node-pg"
+    key = _servers.init_thiqa(data, db)
+    say(f"thiqa load {path.name} into PostgreSQL")
+    mine = thiqa_load(data, path, db)
+    say(f"  {mine.describe()}")
+    rows[0].postgres = fmt_rate(mine.rate)  # beside SQLite's in the big load's row
     ratio = mine.seconds / sqlite.seconds
     rows.append(Row(f"bulk load, {mine.objects:,} generated indicators, PostgreSQL",
-                    mine.objects, fmt_rate(mine.rate), f"SQLite {fmt_rate(sqlite.rate)}",
+                    mine.objects, "", f"SQLite {fmt_rate(sqlite.rate)}",
                     f"{ratio:.2f}× SQLite time", fmt_mb(mine.peak_rss),
                     f"≥ {LOAD_TARGET:,}/s, ≤ {PG_FACTOR:g}× SQLite",
-                    verdict(mine.rate >= LOAD_TARGET and ratio <= PG_FACTOR)))
-    return mine
+                    verdict(mine.rate >= LOAD_TARGET and ratio <= PG_FACTOR),
+                    fmt_rate(mine.rate)))
+    return mine, data, key
 
 
 def bench_http(work: Path, attack: list[dict[str, Any]], ics: list[dict[str, Any]], *,
-               quick: bool, read_budget: float, rows: list[Row], splits: list[str]) -> None:
-    """POST then full read on fresh servers: ATT&CK enterprise once, ICS REPEATS times."""
+               quick: bool, read_budget: float, rows: list[Row], splits: list[str],
+               postgres: str | None = None) -> None:
+    """POST then full read on fresh servers: ATT&CK enterprise once, ICS REPEATS times;
+    with ``postgres`` (a database URL), each also on a fresh node on PostgreSQL."""
+    def on_pg(name: str, objects: list[dict[str, Any]], pair: tuple[Pair, Pair]) -> None:
+        if postgres is None:
+            return
+        say(f"HTTP: {name} on PostgreSQL")
+        with pg_schema(postgres, "_http") as db:
+            pair[0].postgres, pair[1].postgres = postgres_post_and_read(work, name,
+                                                                        objects, db)
+
     say("HTTP: ATT&CK enterprise")
     a_ingest, a_read = post_and_read(work, "attack", attack, medallion=not quick,
                                      read_budget=read_budget, splits=splits)
+    on_pg("attack", attack, (a_ingest, a_read))
     runs = []
     for run in range(REPEATS):
         say(f"HTTP: ICS, run {run + 1} of {REPEATS}")
         runs.append(post_and_read(work, f"ics-{run + 1}", ics, medallion=True,
                                   read_budget=read_budget,
                                   splits=splits if run == 0 else None))
+        on_pg(f"ics-{run + 1}", ics, runs[-1])
     i_ingest = median_pair([ingest for ingest, _ in runs])
     i_read = median_pair([read for _, read in runs])
     rows.append(pair_row(f"TAXII POST ingest, ATT&CK enterprise (envelopes of "
@@ -181,39 +217,61 @@ def bench_http(work: Path, attack: list[dict[str, Any]], ics: list[dict[str, Any
                          f"{REPEATS})", len(ics), i_read, True, READ_TARGET))
 
 
-def bench_big_node(work: Path, node: Path, key: str, n_objects: int, seed: int,
-                   rows: list[Row], splits: list[str]) -> None:
-    """Serve the node the big load filled: full read, then page latency."""
+BigReads = tuple[float, int, list[Latencies]]  # full read objects/s, peak RSS, latencies
+
+
+def _serve_big(work: Path, node: Path, key: str, n_objects: int, seed: int,
+               splits: list[str], db: str = "") -> BigReads:
+    """Serve the node the big load filled (on ``db`` if given): full read, then page
+    latency of the common and the rare type."""
+    store = "PostgreSQL" if db else "SQLite"
     # The load ran with --no-index; bring the observable index up to date first, as a
     # default load would have, so that serve's background indexer is idle while the
     # reads are timed (its cost is bench/bench_correlate.py's to measure).
-    say("thiqa index (before serving)")
-    done = _procs.run(_procs.python("-m", "thiqa", "index", "--data", str(node), "--quiet"),
-                      timeout=3600)
+    say(f"thiqa index (before serving, {store})")
+    done = _procs.run(_procs.python("-m", "thiqa", "index", "--data", str(node), "--db", db,
+                                    "--quiet"), timeout=3600)
     if done.returncode != 0:
         raise RuntimeError(f"thiqa index failed: {done.stderr.decode(errors='replace')[-2000:]}")
-    say(f"HTTP: serving the {n_objects:,}-object node")
-    with _servers.thiqa(node, key, work / "thiqa-big.log") as srv:
+    say(f"HTTP: serving the {n_objects:,}-object node ({store})")
+    with _servers.thiqa(node, key, work / f"thiqa-big-{store}.log", db) as srv:
         got = timed("full read", lambda: _taxii.read_all(srv, "default"))
         if got.objects != n_objects or not (got.first_added and got.last_added):
             raise RuntimeError(f"read {got.objects} of {n_objects} objects")
-        splits.append(split(f"{n_objects:,}-object full read, thiqa", got.seconds,
+        splits.append(split(f"{n_objects:,}-object full read, thiqa on {store}", got.seconds,
                             got.server_cpu, got.client_cpu))
-        got_rate = rate(got.objects, got.seconds)
-        rows.append(Row(f"TAXII GET full read, {n_objects:,} objects (limit 1,000)", n_objects,
-                        fmt_rate(got_rate), "n/a (see notes)", "",
-                        fmt_mb(_procs.peak_rss(srv.proc)), f"≥ {READ_TARGET:,}/s",
-                        verdict(got_rate >= READ_TARGET)))
-        for object_type, how_many in (("indicator", n_objects - RARE_COUNT),
-                                      (RARE_TYPE, RARE_COUNT)):
+        lats = []
+        for object_type in ("indicator", RARE_TYPE):
             lat = timed(f"page latency, {object_type}", lambda t=object_type: latency_runs(
                 srv, t, got.first_added or "", got.last_added or "", runs=REPEATS,
                 positions=LATENCY_POSITIONS, starts=LATENCY_STARTS, seed=seed))
             say(f"  p50 {lat.p50:.2f} ms, p99 {lat.p99:.2f} ms (p99 per run: "
                 f"{', '.join(f'{p:.2f}' for p in lat.p99_runs)}); {lat.returned:,} objects "
                 f"in {lat.requests} requests")
-            rows.append(latency_row(f"page of 100, `match[type]={object_type}` ({how_many:,} "
-                                    f"of them), {n_objects:,}-object collection", lat))
+            lats.append(lat)
+        return rate(got.objects, got.seconds), _procs.peak_rss(srv.proc), lats
+
+
+def bench_big_node(work: Path, node: Path, key: str, n_objects: int, seed: int,
+                   rows: list[Row], splits: list[str],
+                   pg_node: tuple[Path, str, str] | None = None) -> None:
+    """The big node's reads (and those of its PostgreSQL twin, ``pg_node``: data
+    directory, key, database URL) as rows."""
+    got_rate, rss, lats = _serve_big(work, node, key, n_objects, seed, splits)
+    pg: BigReads | None = None
+    if pg_node is not None:
+        pg = _serve_big(work, pg_node[0], pg_node[1], n_objects, seed, splits, pg_node[2])
+    met = verdict(got_rate >= READ_TARGET)
+    if pg is not None:
+        met += f"; PostgreSQL {verdict(pg[0] >= READ_TARGET)}"
+    rows.append(Row(f"TAXII GET full read, {n_objects:,} objects (limit 1,000)", n_objects,
+                    fmt_rate(got_rate), "n/a (see notes)", "", fmt_mb(rss),
+                    f"≥ {READ_TARGET:,}/s", met, "" if pg is None else fmt_rate(pg[0])))
+    for i, (object_type, how_many) in enumerate((("indicator", n_objects - RARE_COUNT),
+                                                 (RARE_TYPE, RARE_COUNT))):
+        rows.append(latency_row(f"page of 100, `match[type]={object_type}` ({how_many:,} "
+                                f"of them), {n_objects:,}-object collection", lats[i],
+                                None if pg is None else pg[2][i]))
 
 
 # -- the run --------------------------------------------------------------------------
@@ -237,8 +295,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="smoke test: 50,000 indicators; medallion only on ICS")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--postgres", metavar="URL", default=None,
-                    help="also load into a fresh schema of this PostgreSQL database "
-                         "(e.g. postgresql://127.0.0.1/test)")
+                    help="also run the loads, HTTP rows and big-node reads on thiqa with "
+                         "the PostgreSQL store, in fresh schemas of this database (e.g. "
+                         "postgresql://127.0.0.1/test): a PostgreSQL column beside SQLite's")
     ap.add_argument("--loads-only", action="store_true",
                     help="bulk loads only (no HTTP, no reads of the big node)")
     ap.add_argument("--medallion-read-budget", type=float, default=120.0,
@@ -272,13 +331,19 @@ def main(argv: list[str] | None = None) -> int:
         big_node, big_key = fresh_thiqa(work, "node-big")
         loads = bench_loads(work, {"big": (big_file, n_big), "small": (small_file, n_small),
                                    "attack": (attack_file, len(attack))}, big_node, rows)
-        if args.postgres:
-            pg = bench_pg_load(work, args.postgres, big_file, loads["big"][0], rows)
-            loads["big, PostgreSQL"] = (pg, loads["big"][1])
-        if not args.loads_only:
-            bench_http(work, attack, ics, quick=args.quick,
-                       read_budget=args.medallion_read_budget, rows=rows, splits=splits)
-            bench_big_node(work, big_node, big_key, n_big, args.seed, rows, splits)
+        with contextlib.ExitStack() as stack:
+            pg_node = None
+            if args.postgres:
+                db = stack.enter_context(pg_schema(args.postgres))
+                pg, pg_data, pg_key = bench_pg_load(work, db, big_file, loads["big"][0], rows)
+                loads["big, PostgreSQL"] = (pg, loads["big"][1])
+                pg_node = (pg_data, pg_key, db)
+            if not args.loads_only:
+                bench_http(work, attack, ics, quick=args.quick,
+                           read_budget=args.medallion_read_budget, rows=rows, splits=splits,
+                           postgres=args.postgres)
+                bench_big_node(work, big_node, big_key, n_big, args.seed, rows, splits,
+                               pg_node)
     minutes = (time.perf_counter() - started) / 60
 
     print(f"thiqa node-core benchmark — {machine()}; seed {args.seed}; "

@@ -76,10 +76,10 @@ class Node:
         self.settings = settings
         self.store = store
         self.clock = clock or Clock()
-        secret = store.get_meta(_CURSOR_SECRET)
-        if secret is None:
-            secret = secrets.token_hex(32)
-            store.set_meta(_CURSOR_SECRET, secret)
+        # The key of every `next` cursor: one per node, in the database, so that cursors
+        # are valid in every worker and host (thiqa.taxii.cursor).
+        secret = store.get_meta(_CURSOR_SECRET) or store.meta_default(
+            _CURSOR_SECRET, secrets.token_hex(32))
         self.cursor_secret = bytes.fromhex(secret)
         self._node_key: signing.NodeKey | None = None
         self._node_key_stamp: tuple[int, int] | None = None

@@ -44,6 +44,8 @@ SETTINGS: tuple[Setting, ...] = (
             "postgresql://... selects PostgreSQL.", secret=True),
     Setting("host", str, "127.0.0.1", "Address to listen on. Beyond loopback, TLS is required."),
     Setting("port", int, 8471, "TCP port to listen on."),
+    Setting("workers", int, 1, "Server processes of `serve` sharing the address; more "
+            "than 1 needs the PostgreSQL store (docs/postgresql.md#several-workers)."),
     Setting("tls", str, "auto", "HTTPS: auto (beyond loopback, or when tls_cert is set), on, "
             "or off (loopback only)."),
     Setting("tls_cert", str, "", "PEM certificate chain for HTTPS; empty means the node's "
@@ -98,6 +100,7 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
+WORKERS_MAX = 64
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 _TLS_MODES = ("auto", "on", "off")
 _CLIENT_AUTH = ("off", "optional", "required")
@@ -109,6 +112,7 @@ class Settings:
     db: str = ""
     host: str = "127.0.0.1"
     port: int = 8471
+    workers: int = 1
     tls: str = "auto"
     tls_cert: str = ""
     tls_key: str = ""
@@ -206,6 +210,9 @@ def check(settings: Settings) -> None:
     """Reject values no node could run with, naming the setting."""
     if not 0 < settings.port < 65536:
         raise ConfigError(f"port must be between 1 and 65535, got {settings.port}")
+    if not 0 < settings.workers <= WORKERS_MAX:
+        raise ConfigError(f"workers must be between 1 and {WORKERS_MAX}, got "
+                          f"{settings.workers}")
     if settings.max_content_length <= 0:
         raise ConfigError("max_content_length must be a positive number of bytes")
     if not 0 < settings.page_size <= 100_000:

@@ -36,6 +36,7 @@ class Reader:
         self.comments: queue.Queue[str] = queue.Queue()
         self.status: int | None = None
         self.content_type = ""
+        self.response_headers: dict[str, str] = {}
         self.body = b""
         self.opened = threading.Event()
         self.done = threading.Event()
@@ -50,6 +51,7 @@ class Reader:
                     c.stream("GET", self.url, headers=self.headers) as r:
                 self.status = r.status_code
                 self.content_type = r.headers.get("content-type", "")
+                self.response_headers = dict(r.headers)
                 if r.status_code != 200:
                     self.body = r.read()
                     return

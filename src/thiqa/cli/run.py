@@ -15,6 +15,7 @@ from thiqa.cli.tls import make_certificate
 from thiqa.errors import ConfigError
 from thiqa.federation import tls as node_tls
 from thiqa.node import Node
+from thiqa.settings import Settings
 
 
 def _first_run_data(first: FirstRun, cert: dict[str, Any] | None) -> dict[str, Any]:
@@ -74,6 +75,11 @@ def serve(**options: Any) -> None:
     node = open_node(options)
     cfg = node.settings
     try:
+        if cfg.workers > 1 and not isinstance(node.store, _postgres_store()):
+            raise ConfigError(
+                f"workers = {cfg.workers} needs the PostgreSQL store (--db postgresql://"
+                "…): SQLite has one writer and wakes streams within one process only. "
+                "Serve SQLite with one worker (docs/postgresql.md#several-workers)")
         tls_on = node_tls.serves_tls(cfg)  # refuses plain HTTP beyond loopback
         if not bootstrap.is_initialised(node.store):
             click.echo(_first_run_text(*_first_run(node)))
@@ -86,6 +92,10 @@ def serve(**options: Any) -> None:
                 if server_tls else "")
     click.echo(f"thiqa serving TAXII 2.1 at {scheme}://{cfg.host}:{cfg.port}/taxii2/ "
                f"(data: {cfg.data}{tls_note})", err=True)
+    if cfg.workers > 1:
+        node.store.close()  # each worker opens its own
+        _serve_workers(cfg, tls_on=server_tls is not None)
+        return
     app = create_app(cfg, node.store, node.clock)
 
     def ssl_context(config: Any, default: Any) -> ssl.SSLContext:
@@ -100,6 +110,33 @@ def serve(**options: Any) -> None:
                     timeout_graceful_shutdown=cfg.shutdown_grace)
     finally:
         node.store.close()
+
+
+def _postgres_store() -> type:
+    try:
+        from thiqa.store.postgres import PostgresStore
+    except ModuleNotFoundError:  # no driver: no PostgreSQL store either
+        return type(None)
+    return PostgresStore
+
+
+def _serve_workers(cfg: Settings, *, tls_on: bool) -> None:
+    """``serve --workers N``: uvicorn's supervisor and N worker processes (see
+    thiqa.scale.process). Returns when SIGINT or SIGTERM has stopped every worker."""
+    import os
+
+    import uvicorn
+
+    from thiqa.scale import process
+
+    click.echo(f"thiqa starting {cfg.workers} worker processes on one PostgreSQL "
+               "database", err=True)
+    os.environ.update(process.handoff(cfg))
+    uvicorn.run(process.APP, factory=True, workers=cfg.workers, host=cfg.host,
+                port=cfg.port, log_level=cfg.log_level,
+                ssl_context_factory=process.ssl_context if tls_on else None,
+                access_log=cfg.log_level == "debug",
+                timeout_graceful_shutdown=cfg.shutdown_grace)
 
 
 @main.group()

@@ -60,6 +60,9 @@ class Federation:
         return http.routes(http.PeerApi(self.node, self.log, self.wrote))
 
     async def start(self) -> None:
+        """Run the peers' links (in the node's leader only: thiqa.scale.leader); may be
+        called again after :meth:`stop`, when a process leads again."""
+        self._stopping = asyncio.Event()
         self._supervisor = asyncio.create_task(self._supervise())
 
     async def stop(self) -> None:

@@ -540,6 +540,14 @@ class PostgresStore(ProvenanceTables):
             cx.execute("INSERT INTO meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET "
                        "value = excluded.value", (key, value))
 
+    def meta_default(self, key: str, value: str) -> str:
+        with self._tx() as cx:
+            cx.execute("INSERT INTO meta VALUES (%s, %s) ON CONFLICT (key) DO NOTHING",
+                       (key, value))
+            row = cx.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()
+            assert row is not None
+            return str(row[0])
+
 
 def _release(row: Sequence[Any]) -> Release:
     (rid, oid, requester, originator, cpk, reason, state, created, decided, grant, sig,

@@ -514,6 +514,12 @@ class SQLiteStore(ProvenanceTables):
         with self._tx() as cx:
             cx.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
+    def meta_default(self, key: str, value: str) -> str:
+        with self._tx() as cx:
+            cx.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (key, value))
+            return str(cx.execute("SELECT value FROM meta WHERE key = ?", (key,)
+                                  ).fetchone()[0])
+
 
 def _release(row: Sequence[Any]) -> Release:
     (rid, oid, requester, originator, cpk, reason, state, created, decided, grant, sig,

@@ -1,6 +1,11 @@
 """The stream side of a node, assembled for the ASGI app: the event log, the bus, the
 head poller and the webhook worker, started and stopped in the app's lifespan.
 
+The bus is :class:`LocalBus` on SQLite and :class:`~thiqa.stream.pg_bus.PgBus` on
+PostgreSQL (several workers wake each other). The webhook worker is one of the node's
+duties: it runs in the leader only (:mod:`thiqa.scale.leader`), started and stopped by
+:meth:`Streams.start_duties` and :meth:`Streams.stop_duties`.
+
 Other parts of the node append to the log through :meth:`Streams.alert` (correlation
 alerts) and wake consumers with :meth:`Streams.publish`.
 """
@@ -14,6 +19,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from thiqa.node import Node
+from thiqa.store import Store
 from thiqa.stream import http
 from thiqa.stream.bus import EventBus, HeadPoller, LocalBus
 from thiqa.stream.model import Audience, EventLog
@@ -39,14 +45,28 @@ class PublishWrites:
             self.bus.publish()
 
 
+def bus_for(store: Store) -> EventBus:
+    """LISTEN/NOTIFY on PostgreSQL (other processes write too), in-process otherwise."""
+    try:
+        from thiqa.store.postgres import PostgresStore
+    except ModuleNotFoundError:  # no driver, so no PostgreSQL store either
+        return LocalBus()
+    if isinstance(store, PostgresStore):
+        from thiqa.stream.pg_bus import PgBus
+
+        return PgBus(store.url)
+    return LocalBus()
+
+
 class Streams:
     def __init__(self, node: Node, bus: EventBus | None = None) -> None:
         self.node = node
         self.log: EventLog = event_log(node.store)
-        self.bus: EventBus = bus or LocalBus()
+        self.bus: EventBus = bus or bus_for(node.store)
         self.poller = HeadPoller(self.log.head, self.bus, node.settings.stream_poll_ms / 1000)
-        self.webhooks = WebhookWorker(node, self.log, self.bus)
+        self.webhooks: WebhookWorker | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._webhook_task: asyncio.Task[None] | None = None
 
     def routes(self) -> list[Route]:
         return http.routes(http.StreamApi(self.node, self.log, self.bus))
@@ -65,12 +85,29 @@ class Streams:
         return seq
 
     async def start(self) -> None:
-        self._tasks = [asyncio.create_task(self.poller.run()),
-                       asyncio.create_task(self.webhooks.run())]
+        # A bus with threads and connections of its own (PgBus) starts and stops here.
+        start = getattr(self.bus, "start", None)
+        if start is not None:
+            await start()
+        self._tasks = [asyncio.create_task(self.poller.run())]
+
+    async def start_duties(self) -> None:
+        """Deliver webhooks (in the node's leader only)."""
+        self.webhooks = WebhookWorker(self.node, self.log, self.bus)
+        self._webhook_task = asyncio.create_task(self.webhooks.run())
+
+    async def stop_duties(self) -> None:
+        if self.webhooks is not None and self._webhook_task is not None:
+            self.webhooks.stop()
+            await self._webhook_task
+        self.webhooks, self._webhook_task = None, None
 
     async def stop(self) -> None:
+        await self.stop_duties()
         self.poller.stop()
-        self.webhooks.stop()
         for task in self._tasks:
             await task
         self._tasks = []
+        stop = getattr(self.bus, "stop", None)
+        if stop is not None:
+            await stop()

@@ -41,6 +41,7 @@ from thiqa.federation.worker import Federation
 from thiqa.handling import Tlp
 from thiqa.ingest import envelope_objects
 from thiqa.node import Node
+from thiqa.scale.leader import leadership
 from thiqa.settings import Settings
 from thiqa.store import Store
 from thiqa.store.model import ALL, LAST, ObjectQuery, Page, Release, Status, Versions
@@ -358,6 +359,58 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
                                       "nothing was changed by it"))
 
 
+class Duties:
+    """What runs once per node, in its leader (thiqa.scale.leader): the observable
+    indexer (and the retro-hunt after it), webhook delivery and the peers' links."""
+
+    def __init__(self, api: Api, correlation: Correlation, streams: Streams,
+                 federation: Federation) -> None:
+        self.api = api
+        self.correlation = correlation
+        self.streams = streams
+        self.federation = federation
+        self._indexer: match_api.IndexerTask | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        indexer = match_api.IndexerTask(self.correlation, self.api.wrote,
+                                        self.api.settings.index_interval)
+        self._indexer = indexer
+        self._tasks = [asyncio.create_task(indexer.run()),
+                       asyncio.create_task(self._relay(indexer))]
+        await self.streams.start_duties()
+        await self.federation.start()
+
+    async def _relay(self, indexer: match_api.IndexerTask) -> None:
+        """Writes through other workers wake this one's indexer too (through the bus)."""
+        waiter = self.streams.bus.subscribe()
+        try:
+            while not indexer.stopping:
+                waiter.clear()
+                if await waiter.wait(float(self.api.settings.stream_heartbeat)):
+                    self.api.wrote.set()
+        finally:
+            waiter.close()
+
+    async def stop(self) -> None:
+        await self.federation.stop()
+        await self.streams.stop_duties()
+        if self._indexer is not None:
+            # Not IndexerTask.stop(): that interrupts the indexer for good, and this
+            # process may lead again. The window in progress ends first.
+            self._indexer.stopping = True
+            self.api.wrote.set()
+            self.streams.bus.publish()  # ends the relay's wait
+        for task in self._tasks:
+            await task
+        self._indexer, self._tasks = None, []
+
+    def interrupt(self) -> None:
+        """At shutdown, before :meth:`stop`: the indexer stops after the window in
+        progress, and never indexes again (the store is about to close)."""
+        self.correlation.indexer.interrupt()
+
+
 def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> Starlette:
     """The node's ASGI application. It closes ``store`` when the server shuts it down:
     uvicorn re-raises SIGTERM after a graceful shutdown, so code after ``uvicorn.run``
@@ -405,19 +458,20 @@ def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> 
         *federation.routes(),
     ]
 
+    duties = Duties(api, correlation, streams, federation)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        indexer = match_api.IndexerTask(correlation, api.wrote, settings.index_interval)
-        task = asyncio.create_task(indexer.run())
         await streams.start()
-        await federation.start()
+        leader = leadership(store, duties.start, duties.stop)
+        await leader.start()
+        app.state.leader = leader
         try:
             yield
         finally:
-            await federation.stop()
+            duties.interrupt()  # a catch-up in progress ends after its window
+            await leader.stop()
             await streams.stop()
-            indexer.stop()
-            await task  # ends after the window in progress: then nothing uses the index
             correlation.close()
             store.close()
 
