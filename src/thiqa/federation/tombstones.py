@@ -44,7 +44,7 @@ import orjson
 from thiqa import audit
 from thiqa.federation import keys
 from thiqa.federation.client import Partner, checked, collection_path
-from thiqa.federation.extension import HOP_FIELDS, hop_record, link
+from thiqa.federation.extension import hop_record, link
 from thiqa.federation.peers import sql_for
 from thiqa.federation.verify import Refused, Verifier, _fields, _time, _verify
 from thiqa.signing import canonical
@@ -231,14 +231,7 @@ class Checker:
         if not _verify(key.public_key, _record(raw), raw["value"]):
             raise Refused(f"forged tombstone: its signature does not verify with key "
                           f"{key.fingerprint} of {key.node_id}")
-        last: dict[str, Any] = _signed(raw)
-        for i, hop in enumerate(raw["hops"]):
-            checked_hop = _fields(hop, HOP_FIELDS, f"hop {i + 1}")
-            v._hop(i + 1, checked_hop, last)
-            last = checked_hop
-        if last["node"] != self.peer:
-            raise Refused(f"delivered by {self.peer} but last signed by {last['node']}: a "
-                          "node that forwards a tombstone must sign its hop")
+        v.chain(_signed(raw), raw["hops"], "tombstone")
 
 
 def receive(node: Node, peer: str, collection: Collection,

@@ -95,14 +95,7 @@ class Verifier:
             if set(ext) - {"extension_type", "signature", "hops"}:
                 raise Refused("malformed provenance: unknown properties")
             originator = self._signature(sig, content)
-            last = sig
-            for i, raw in enumerate(hops):
-                hop = _fields(raw, HOP_FIELDS, f"hop {i + 1}")
-                self._hop(i + 1, hop, last)
-                last = hop
-            if last["node"] != self.peer:
-                raise Refused(f"delivered by {self.peer} but last signed by {last['node']}: "
-                              "a node that forwards a version must sign its hop")
+            self.chain(sig, hops, "version")
         except Refused as exc:
             return Verdict(oid, str(exc))
         return Verdict(oid, originator=originator, content=content, provenance=canonical(ext))
@@ -173,6 +166,19 @@ class Verifier:
             proven = self._proven[batch] = merkle.Proven(size)
         proven.learn(leaf, index, raw_path, path)
         return str(sig["org"])
+
+    def chain(self, first: dict[str, Any], hops: list[Any], what: str) -> None:
+        """Refused unless every hop after ``first`` (the originator's signature) is well
+        formed, links to the element before it and verifies, and the delivering peer
+        signed last: a node that forwards a ``what`` must add its hop."""
+        last = first
+        for i, raw in enumerate(hops):
+            hop = _fields(raw, HOP_FIELDS, f"hop {i + 1}")
+            self._hop(i + 1, hop, last)
+            last = hop
+        if last["node"] != self.peer:
+            raise Refused(f"delivered by {self.peer} but last signed by {last['node']}: "
+                          f"a node that forwards a {what} must sign its hop")
 
     def _hop(self, n: int, hop: dict[str, Any], previous: dict[str, Any]) -> None:
         at = self._time(hop["forwarded"], f"hop {n}.forwarded")
