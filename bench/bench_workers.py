@@ -27,7 +27,9 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import orjson
@@ -77,13 +79,13 @@ def _client(port: int, key: str, collection: str, limit: int, seconds: float,
     out.put((pages, objects, time.process_time() - t0, dict(workers)))
 
 
-def server_cpu(pid: int) -> float:
-    """CPU seconds used so far by the server process and its workers."""
+def _cpu(procs: Iterable[Any]) -> float:
+    """CPU seconds (user + system) used so far by these psutil processes; one that has
+    gone meanwhile counts for nothing."""
     import psutil
 
-    root = psutil.Process(pid)
     total = 0.0
-    for p in [root, *root.children(recursive=True)]:
+    for p in procs:
         try:
             t = p.cpu_times()
         except psutil.Error:
@@ -92,20 +94,21 @@ def server_cpu(pid: int) -> float:
     return total
 
 
+def server_cpu(pid: int) -> float:
+    """CPU seconds used so far by the server process and its workers."""
+    import psutil
+
+    root = psutil.Process(pid)
+    return _cpu([root, *root.children(recursive=True)])
+
+
 def postgres_cpu() -> float:
     """CPU seconds used so far by every PostgreSQL server process on the machine (this
     node's backends, and whatever else uses that server meanwhile)."""
     import psutil
 
-    total = 0.0
-    for p in psutil.process_iter(["name"]):
-        if p.info["name"] in ("postgres", "postmaster"):
-            try:
-                t = p.cpu_times()
-            except psutil.Error:
-                continue
-            total += t.user + t.system
-    return total
+    return _cpu(p for p in psutil.process_iter(["name"])
+                if p.info["name"] in ("postgres", "postmaster"))
 
 
 Run = tuple[float, float, float, Counter[str], float, float]

@@ -15,8 +15,11 @@ suite is skipped — loudly, in the terminal summary (see ``tests/conftest.py``)
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
+import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -53,6 +56,27 @@ def unavailable() -> str | None:
     if "url" not in _state:
         _state["url"] = _server()
     return None if _state["url"] else str(_state["why"])
+
+
+def schema_or_skip(slot: str = "") -> str:
+    """:func:`schema_url`, or the test skipped (and counted in the loud summary) when no
+    server can be reached."""
+    why = unavailable()
+    if why is not None:
+        import pytest
+
+        pytest.skip(f"PostgreSQL store not tested: {why}")
+    return schema_url(slot)
+
+
+async def until(check: Callable[[], object], timeout: float = 10.0) -> bool:
+    """Poll ``check`` every 50 ms until it is true (True) or ``timeout`` passes (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        await asyncio.sleep(0.05)
+    return False
 
 
 def schema_url(slot: str = "") -> str:

@@ -5,19 +5,9 @@ old leader stops its duties when it notices."""
 from __future__ import annotations
 
 import asyncio
-import time
-
-import pytest
 
 from tests import pg
 from thiqa.scale.leader import PgLeader, SoleLeader
-
-
-def url() -> str:
-    why = pg.unavailable()
-    if why is not None:
-        pytest.skip(f"PostgreSQL store not tested: {why}")
-    return pg.schema_url()
 
 
 class Duties:
@@ -33,19 +23,10 @@ class Duties:
         self.running = False
 
 
-async def until(check: object, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return True
-        await asyncio.sleep(0.05)
-    return False
-
-
 def test_one_leads_and_the_other_takes_over() -> None:
     import psycopg
 
-    db = url()
+    db = pg.schema_or_skip()
 
     async def run() -> None:
         da, db_, dc = Duties(), Duties(), Duties()
@@ -60,14 +41,14 @@ def test_one_leads_and_the_other_takes_over() -> None:
             assert not b.leading and not db_.running
             await a.stop()  # a clean stop gives the lead up
             assert not da.running
-            assert await until(lambda: b.leading and db_.running)
+            assert await pg.until(lambda: b.leading and db_.running)
             await c.start()
             assert not c.leading
             # The leader's connection dies: it stops its duties, another one leads.
             with psycopg.connect(db, autocommit=True) as admin:
                 admin.execute("SELECT pg_terminate_backend(%s)", (b._cx.info.backend_pid,))
-            assert await until(lambda: not db_.running)
-            assert await until(lambda: (b.leading or c.leading)
+            assert await pg.until(lambda: not db_.running)
+            assert await pg.until(lambda: (b.leading or c.leading)
                                and db_.running + dc.running == 1)
             await asyncio.sleep(0.6)
             assert db_.running + dc.running == 1  # never both

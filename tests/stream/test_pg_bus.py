@@ -5,39 +5,20 @@ another schema is not woken, and a listener whose connection is killed reconnect
 from __future__ import annotations
 
 import asyncio
-import time
-
-import pytest
 
 from tests import pg
 from thiqa.stream.pg_bus import PgBus
 
 
-def url(slot: str = "") -> str:
-    why = pg.unavailable()
-    if why is not None:
-        pytest.skip(f"PostgreSQL store not tested: {why}")
-    return pg.schema_url(slot)
-
-
-async def until(check: object, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return True
-        await asyncio.sleep(0.05)
-    return False
-
-
 def test_a_publish_in_one_process_wakes_the_other_and_no_other_node() -> None:
-    a_url, other_url = url(), url("x")
+    a_url, other_url = pg.schema_or_skip(), pg.schema_or_skip("x")
 
     async def run() -> None:
         a, b, other = PgBus(a_url), PgBus(a_url), PgBus(other_url)
         for bus in (a, b, other):
             await bus.start()
         try:
-            assert await until(lambda: a.listening and b.listening and other.listening)
+            assert await pg.until(lambda: a.listening and b.listening and other.listening)
             wb, wo = b.subscribe(), other.subscribe()
             for _ in range(3):
                 wb.clear()
@@ -56,21 +37,21 @@ def test_a_publish_in_one_process_wakes_the_other_and_no_other_node() -> None:
 def test_a_killed_listener_reconnects_and_wakes_again() -> None:
     import psycopg
 
-    db = url()
+    db = pg.schema_or_skip()
 
     async def run() -> None:
         a, b = PgBus(db), PgBus(db)
         await a.start()
         await b.start()
         try:
-            assert await until(lambda: b.listening)
+            assert await pg.until(lambda: b.listening)
             cx = b._listener_cx
             assert cx is not None
             backend = cx.info.backend_pid
             with psycopg.connect(db, autocommit=True) as admin:
                 admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
             # It notices, reconnects (waking its subscribers once: whatever was missed).
-            assert await until(lambda: b.listening and b._listener_cx is not None
+            assert await pg.until(lambda: b.listening and b._listener_cx is not None
                                and b._listener_cx.info.backend_pid != backend)
             w = b.subscribe()
             w.clear()
