@@ -31,6 +31,7 @@ def test_explicit_config_file_must_exist(tmp_path: Path) -> None:
     ("port = 0", "port must be"),
     ('tls_cert = "c.pem"', "together"),
     ('log_level = "loud"', "log_level"),
+    ('catchup_process = "maybe"', "catchup_process must be on or off"),
     ("title = 5", "expected a string"),
     ("port = [", "thiqa.toml"),
 ])

@@ -69,6 +69,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Directory of MISP warninglists (JSON); <data>/warninglists is read too."),
     Setting("match_max_values", int, 100_000,
             "Most values one POST /api/match/ request may submit."),
+    Setting("catchup_process", str, "on",
+            "Catch-up deliveries from peers verified and stored in a second process (on) "
+            "or in the serving process itself (off)."),
     Setting("index_interval", int, 2,
             "Seconds between observable-index catch-ups in `serve` (writes also wake it)."),
     # -- event stream and webhooks (thiqa.stream, docs/stream.md) --
@@ -104,6 +107,7 @@ WORKERS_MAX = 64
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 _TLS_MODES = ("auto", "on", "off")
 _CLIENT_AUTH = ("off", "optional", "required")
+_ON_OFF = ("on", "off")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +130,7 @@ class Settings:
     log_level: str = "info"
     warninglists_dir: str = ""
     match_max_values: int = 100_000
+    catchup_process: str = "on"
     index_interval: int = 2
     stream_heartbeat: int = 15
     stream_poll_ms: int = 500
@@ -237,6 +242,8 @@ def check(settings: Settings) -> None:
         raise ConfigError(f"tls must be one of {', '.join(_TLS_MODES)}")
     if settings.tls_client_auth not in _CLIENT_AUTH:
         raise ConfigError(f"tls_client_auth must be one of {', '.join(_CLIENT_AUTH)}")
+    if settings.catchup_process not in _ON_OFF:
+        raise ConfigError("catchup_process must be on or off")
     if settings.db and not settings.db.startswith(("postgresql://", "postgres://", "sqlite:")):
         raise ConfigError("db must be empty (SQLite in the data directory), sqlite:PATH "
                           "or a postgresql:// URL")

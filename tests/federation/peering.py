@@ -11,10 +11,12 @@ import copy
 import functools
 import json
 import uuid
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from tests.conftest import DATA
+from thiqa.federation.lab import Group, Lab
 
 SSLBL = DATA / "ioc-feeds" / "abusech-sslbl-stix21-feeds2stix"
 AMBER = "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421"
@@ -53,3 +55,16 @@ def indicators(n: int, *, tlp: str | None = None) -> list[dict[str, Any]]:
 
 def pairs(objects: list[dict[str, Any]]) -> set[tuple[str, str]]:
     return {(o["id"], o["modified"]) for o in objects}
+
+
+def running(lab: Lab, groups: Iterable[Group], links: Iterable[tuple[str, str, str]],
+            start: Iterable[str] | None = None) -> Iterator[Lab]:
+    """For a module fixture (``yield from running(…)``): provision ``lab`` with ``groups``
+    and ``links``, start its nodes (or those named in ``start``), yield it, and stop
+    every node afterwards, whatever the tests did."""
+    lab.provision(groups, links)
+    lab.start(start)
+    try:
+        yield lab
+    finally:
+        lab.stop()

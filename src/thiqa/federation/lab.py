@@ -64,6 +64,8 @@ class LabNode:
     # Served over HTTPS with the node's own certificate; peers then talk mutual TLS.
     tls: bool = False
     db: str = ""  # the node's database URL (``--db``); empty: SQLite in its data directory
+    # Settings of its own for ``thiqa serve`` (THIQA_* variables), e.g. catchup_process.
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -96,6 +98,7 @@ class LabNode:
             # Peers present their certificates (refused unless pinned); the lab's own
             # calls present none, which "optional" lets through to the API key check.
             env.update({"THIQA_TLS": "on", "THIQA_TLS_CLIENT_AUTH": "optional"})
+        env.update(self.env)
         out = self.log.open("ab")
         db = ["--db", self.db] if self.db else []
         self.proc = subprocess.Popen(
@@ -197,11 +200,14 @@ class Lab:
     tls: bool = False  # every node over HTTPS, peers on mutual TLS
     # node name -> database URL (a PostgreSQL node); the others keep SQLite
     db: dict[str, str] = field(default_factory=dict)
+    # node name -> THIQA_* settings of that node's server
+    env: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         self.nodes = {n: LabNode(n, self.root / n, free_port(), tls=self.tls,
-                                 db=self.db.get(n, "")) for n in self.names}
+                                 db=self.db.get(n, ""), env=dict(self.env.get(n, {})))
+                      for n in self.names}
 
     def __getitem__(self, name: str) -> LabNode:
         return self.nodes[name]

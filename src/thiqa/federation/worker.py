@@ -51,7 +51,9 @@ class Federation:
         self.table = PeerTable(node.store)
         # Catch-up deliveries are verified and stored in a second process (started on
         # the first catch-up): this one keeps serving, fetching and indexing meanwhile.
-        self.receiver = Receiver(node)
+        # With catchup_process = off (or a store another process cannot open) they are
+        # stored here.
+        self.receiver = Receiver(node) if node.settings.catchup_process == "on" else None
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._supervisor: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -74,7 +76,8 @@ class Federation:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks = {}
-        await run_in_threadpool(self.receiver.close)
+        if self.receiver is not None:
+            await run_in_threadpool(self.receiver.close)
 
     async def _supervise(self) -> None:
         table = self.table
