@@ -13,21 +13,16 @@ from typing import Any
 
 import pytest
 
-from tests.federation.peering import WAIT_S, indicators, pairs
+from tests.federation.peering import WAIT_S, indicators, pairs, running
 from thiqa.federation.lab import Group, Lab, wait_for
 
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    made = Lab(Path(tmp_path_factory.mktemp("hub")), names=("h", "m", "n"))
-    made.provision([Group("Hub", ("h", "m", "n"), "green"),
-                    Group("M & H", ("m", "h"), "amber")],
-                   [("m", "h", "both"), ("n", "h", "both")])
-    made.start()
-    try:
-        yield made
-    finally:
-        made.stop()
+    lab = Lab(Path(tmp_path_factory.mktemp("hub")), names=("h", "m", "n"))
+    yield from running(lab, [Group("Hub", ("h", "m", "n"), "green"),
+                             Group("M & H", ("m", "h"), "amber")],
+                       [("m", "h", "both"), ("n", "h", "both")])
 
 
 def _status(lab: Lab, name: str) -> list[dict[str, Any]]:

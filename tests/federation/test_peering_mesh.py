@@ -17,21 +17,16 @@ import httpx
 import orjson
 import pytest
 
-from tests.federation.peering import WAIT_S, indicators, pairs
+from tests.federation.peering import WAIT_S, indicators, pairs, running
 from thiqa.federation.lab import TAXII, Group, Lab, wait_for
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    made = Lab(Path(tmp_path_factory.mktemp("mesh")))
+    lab = Lab(Path(tmp_path_factory.mktemp("mesh")))
     mesh = [(x, y, "pull") for x in "abc" for y in "abc" if x != y]
-    made.provision([Group("A & B", ("a", "b"), "amber"), Group("Trio", ("a", "b", "c"),
-                                                                 "green")], mesh)
-    made.start()
-    try:
-        yield made
-    finally:
-        made.stop()
+    groups = [Group("A & B", ("a", "b"), "amber"), Group("Trio", ("a", "b", "c"), "green")]
+    yield from running(lab, groups, mesh)
 
 
 def _has_all(lab: Lab, name: str, alias: str, wanted: set[tuple[str, str]]) -> bool:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests import pg
-from tests.federation.peering import WAIT_S, indicators, pairs
+from tests.federation.peering import WAIT_S, indicators, pairs, running
 from tests.federation.test_peering_tombstones import hidden, shown
 from thiqa.federation.lab import Group, Lab, wait_for
 from thiqa.store.postgres import PostgresStore
@@ -22,15 +22,11 @@ def ring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     why = pg.unavailable()
     if why is not None:
         pytest.skip(f"PostgreSQL store not tested: {why}")
-    made = Lab(Path(tmp_path_factory.mktemp("pgring")),
-               db={"a": pg.schema_url("pa"), "b": pg.schema_url("pb")})
-    made.provision([Group("Trio", ("a", "b", "c"), "green")],
-                   [("b", "a", "pull"), ("c", "b", "pull"), ("a", "c", "pull")])
-    made.start(["a"])
-    try:
-        yield made
-    finally:
-        made.stop()
+    lab = Lab(Path(tmp_path_factory.mktemp("pgring")),
+              db={"a": pg.schema_url("pa"), "b": pg.schema_url("pb")})
+    yield from running(lab, [Group("Trio", ("a", "b", "c"), "green")],
+                       [("b", "a", "pull"), ("c", "b", "pull"), ("a", "c", "pull")],
+                       start=["a"])
 
 
 def test_postgresql_nodes_catch_up_follow_and_withdraw(ring: Lab) -> None:

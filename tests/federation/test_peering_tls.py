@@ -10,20 +10,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.federation.peering import WAIT_S, indicators, pairs
+from tests.federation.peering import WAIT_S, indicators, pairs, running
 from thiqa.federation.lab import Group, Lab, wait_for
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    made = Lab(Path(tmp_path_factory.mktemp("mtls")), names=("a", "b"), tls=True)
-    made.provision([Group("Pair", ("a", "b"), "green")], [("a", "b", "pull"),
-                                                          ("b", "a", "pull")])
-    made.start()
-    try:
-        yield made
-    finally:
-        made.stop()
+    lab = Lab(Path(tmp_path_factory.mktemp("mtls")), names=("a", "b"), tls=True)
+    yield from running(lab, [Group("Pair", ("a", "b"), "green")],
+                       [("a", "b", "pull"), ("b", "a", "pull")])
 
 
 def test_nodes_serve_https_and_peer_over_mutual_tls(lab: Lab) -> None:

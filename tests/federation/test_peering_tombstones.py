@@ -22,21 +22,16 @@ import httpx
 import orjson
 import pytest
 
-from tests.federation.peering import WAIT_S, indicators, pairs
+from tests.federation.peering import WAIT_S, indicators, pairs, running
 from thiqa.federation.lab import TAXII, Group, Lab, LabNode, wait_for
 from thiqa.federation.tombstones import TombstoneTable
 
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    made = Lab(Path(tmp_path_factory.mktemp("chain")))
-    made.provision([Group("Trio", ("a", "b", "c"), "green")],
-                   [("b", "a", "pull"), ("c", "b", "pull")])
-    made.start()
-    try:
-        yield made
-    finally:
-        made.stop()
+    lab = Lab(Path(tmp_path_factory.mktemp("chain")))
+    yield from running(lab, [Group("Trio", ("a", "b", "c"), "green")],
+                       [("b", "a", "pull"), ("c", "b", "pull")])
 
 
 def value_of(obj: dict[str, Any]) -> str:
@@ -239,14 +234,9 @@ def test_a_forged_tombstone_from_a_partner_changes_nothing(chain: Lab) -> None:
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    made = Lab(Path(tmp_path_factory.mktemp("hubstones")), names=("h", "m", "n"))
-    made.provision([Group("Hub", ("h", "m", "n"), "green")],
-                   [("m", "h", "both"), ("n", "h", "both")])
-    made.start()
-    try:
-        yield made
-    finally:
-        made.stop()
+    lab = Lab(Path(tmp_path_factory.mktemp("hubstones")), names=("h", "m", "n"))
+    yield from running(lab, [Group("Hub", ("h", "m", "n"), "green")],
+                       [("m", "h", "both"), ("n", "h", "both")])
 
 
 def test_a_retraction_is_pushed_to_the_hub_and_redistributed(hub: Lab) -> None:
