@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import DATA
-from thiqa.federation.lab import Group, Lab
+from thiqa.federation.lab import Group, Lab, LabNode
 
 SSLBL = DATA / "ioc-feeds" / "abusech-sslbl-stix21-feeds2stix"
 AMBER = "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421"
@@ -68,3 +68,12 @@ def running(lab: Lab, groups: Iterable[Group], links: Iterable[tuple[str, str, s
         yield lab
     finally:
         lab.stop()
+
+
+def publish_all(node: LabNode, alias: str, objects: list[dict[str, Any]],
+                batch: int = 100) -> None:
+    """POST ``objects`` into the node's collection in envelopes of ``batch``, every one
+    of them stored."""
+    for i in range(0, len(objects), batch):
+        chunk = objects[i : i + batch]
+        assert node.publish(alias, chunk)["success_count"] == len(chunk)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.federation.peering import WAIT_S, indicators, pairs, running
+from tests.federation.peering import WAIT_S, indicators, pairs, publish_all, running
 from thiqa.federation.lab import Group, Lab, LabNode, wait_for
 
 RECEIVER = "thiqa.federation.receiver"
@@ -43,8 +43,7 @@ def receivers(node: LabNode) -> list[int]:
 
 def test_catch_up_in_a_receiving_process_or_in_the_serving_one(lab: Lab) -> None:
     early = indicators(400)
-    for i in range(0, len(early), 100):
-        assert lab["a"].publish("trio", early[i : i + 100])["success_count"] == 100
+    publish_all(lab["a"], "trio", early)
     lab.start(["b", "c"])
     want = pairs(early)
     assert wait_for(lambda: want <= set(lab["b"].held("trio")) and

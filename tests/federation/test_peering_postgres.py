@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests import pg
-from tests.federation.peering import WAIT_S, indicators, pairs, running
+from tests.federation.peering import WAIT_S, indicators, pairs, publish_all, running
 from tests.federation.test_peering_tombstones import hidden, shown
 from thiqa.federation.lab import Group, Lab, wait_for
 from thiqa.store.postgres import PostgresStore
@@ -19,11 +19,8 @@ from thiqa.store.sqlite import SQLiteStore
 
 @pytest.fixture(scope="module")
 def ring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    why = pg.unavailable()
-    if why is not None:
-        pytest.skip(f"PostgreSQL store not tested: {why}")
     lab = Lab(Path(tmp_path_factory.mktemp("pgring")),
-              db={"a": pg.schema_url("pa"), "b": pg.schema_url("pb")})
+              db={"a": pg.schema_or_skip("pa"), "b": pg.schema_or_skip("pb")})
     yield from running(lab, [Group("Trio", ("a", "b", "c"), "green")],
                        [("b", "a", "pull"), ("c", "b", "pull"), ("a", "c", "pull")],
                        start=["a"])
@@ -36,8 +33,7 @@ def test_postgresql_nodes_catch_up_follow_and_withdraw(ring: Lab) -> None:
         store.close()
     # Catch-up: published on a (PostgreSQL) before its partners run.
     early = indicators(300)
-    for i in range(0, len(early), 100):
-        assert ring["a"].publish("trio", early[i : i + 100])["success_count"] == 100
+    publish_all(ring["a"], "trio", early)
     ring.start(["b", "c"])
     want = pairs(early)
     assert wait_for(lambda: want <= set(ring["b"].held("trio")) and
