@@ -426,7 +426,12 @@ class Node:
 
     def read(self, who: Principal, ref: str, query: ObjectQuery, *, bodies: bool) -> Page:
         """A page of a collection's versions; ``query.collection_pk`` is filled in here."""
-        view = self.collection(who, ref)
+        return self.read_in(who, self.collection(who, ref), query, bodies=bodies)
+
+    def read_in(self, who: Principal, view: CollectionView, query: ObjectQuery, *,
+                bodies: bool) -> Page:
+        """:meth:`read` of a collection already looked up for ``who`` (``view``, from
+        :meth:`collection`)."""
         if not view.access.can_read:
             self.deny(who, "403: may not read", view.collection.id)
             raise Forbidden("this API key may not read from this collection")
