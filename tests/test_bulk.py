@@ -132,3 +132,44 @@ def test_the_audit_log_is_writable_while_a_bulk_session_holds_the_write_lock(
     worker.join(timeout=10)
     assert done.is_set(), "append_audit waited for the bulk session's write lock"
     assert [e.action for e in store.audit(AuditQuery())] == ["add"]
+
+
+def test_reader_frames_survive_the_reader_being_stopped_and_continued(tmp_path: Path) -> None:
+    """Ctrl-Z or a sampling profiler stops the reader process mid-write; through a
+    BufferedWriter that lost bytes of a frame and the writer unpickled garbage."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    n = 12_000  # frames of megabytes, far beyond the pipe's buffer
+    path = tmp_path / "many.json"
+    path.write_text(json.dumps({"type": "bundle", "id": BUNDLE_ID,
+                                "objects": [indicator(i) for i in range(n)]}))
+    proc = subprocess.Popen([sys.executable, "-m", "thiqa.bulk", str(path)],
+                            stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    done = threading.Event()
+
+    def pester() -> None:
+        while not done.is_set() and proc.poll() is None:
+            time.sleep(0.003)
+            os.kill(proc.pid, signal.SIGSTOP)
+            time.sleep(0.001)
+            os.kill(proc.pid, signal.SIGCONT)
+
+    thread = threading.Thread(target=pester)
+    thread.start()
+    read = 0
+    try:
+        while (msg := bulk._receive(proc.stdout)) is not None and msg[0] == "batch":
+            read += msg[1]
+            time.sleep(0.02)  # a writer slower than the reader: the pipe fills
+    finally:
+        done.set()
+        thread.join()
+        proc.stdout.close()
+        proc.wait()
+    assert msg is not None and msg[0] == "done"
+    assert read == n

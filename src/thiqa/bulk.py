@@ -225,11 +225,15 @@ _LEN = struct.Struct("<Q")
 _new_version = tuple.__new__  # NewVersion from the tuple of its fields, in C
 
 
-def _produce(paths: list[str], out: IO[bytes]) -> None:
+def _produce(paths: list[str], fd: int) -> None:
     def send(msg: tuple[Any, ...]) -> None:
         data = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
-        out.write(_LEN.pack(len(data)))
-        out.write(data)
+        # Whole frames straight to the descriptor, looping on short writes: through a
+        # BufferedWriter, a reader stopped and continued (Ctrl-Z, a sampling profiler)
+        # lost bytes of a frame and the writer then unpickled garbage.
+        frame = memoryview(_LEN.pack(len(data)) + data)
+        while frame:
+            frame = frame[os.write(fd, frame):]
 
     try:
         for p in _read([Path(x) for x in paths]):
@@ -245,7 +249,6 @@ def _produce(paths: list[str], out: IO[bytes]) -> None:
         send(("failed", f"{type(exc).__name__}: {exc}"))
     else:
         send(("done",))
-    out.flush()
 
 
 def _receive(pipe: IO[bytes]) -> tuple[Any, ...] | None:
@@ -293,7 +296,7 @@ def _from_process(paths: Sequence[Path]) -> Iterator[_Prepared]:
 if __name__ == "__main__":
     try:
         with _few_collections():
-            _produce(sys.argv[1:], sys.stdout.buffer)
+            _produce(sys.argv[1:], sys.stdout.fileno())
     except (KeyboardInterrupt, BrokenPipeError):
         # The writer stopped (Ctrl-C reaches the whole process group): nothing to say.
         sys.exit(1)

@@ -120,6 +120,10 @@ class PostgresStore(ProvenanceTables):
         # settles on a sequential scan. Plan each execution for its values instead.
         cx.execute("SET synchronous_commit = on; SET plan_cache_mode = force_custom_plan")
         if not autocommit:
+            # The writer's statements are short and indexed; on tables never analysed
+            # (a load into a new node) the planner launched parallel workers and JIT for
+            # the lookup of held ids, which cost more than the lookup on 2 cores.
+            cx.execute("SET jit = off; SET max_parallel_workers_per_gather = 0")
             cx.commit()
         return cx
 

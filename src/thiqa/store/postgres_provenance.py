@@ -34,12 +34,16 @@ def record_provenance(cx: Cursor, provenance: Provenance,
                           b.leaves)).fetchone()
         assert row is not None
         batch = int(row[0])
-        cx.executemany("INSERT INTO provenance (vid, batch_pk, leaf) VALUES (%s, %s, %s)"
-                       + _UPSERT, [(vid, batch, index) for vid, index in vouched])
+        # One statement per batch: a statement per row (executemany) cost the server a
+        # parse and a plan each, about half a bulk load's database time.
+        cx.execute("INSERT INTO provenance (vid, batch_pk, leaf) SELECT v, %s, l FROM "
+                   "unnest(%s::int8[], %s::int4[]) AS u(v, l)" + _UPSERT,
+                   (batch, [vid for vid, _ in vouched], [index for _, index in vouched]))
     elif provenance.received:
         got = provenance.received
-        cx.executemany("INSERT INTO provenance (vid, received) VALUES (%s, %s)" + _UPSERT,
-                       [(vid, got[index]) for vid, index in vouched])
+        cx.execute("INSERT INTO provenance (vid, received) SELECT v, r FROM "
+                   "unnest(%s::int8[], %s::bytea[]) AS u(v, r)" + _UPSERT,
+                   ([vid for vid, _ in vouched], [got[index] for _, index in vouched]))
 
 
 def _key(row: Sequence[Any]) -> TrustedKey:
