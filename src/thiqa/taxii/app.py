@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -85,9 +86,12 @@ class Api:
         self.wrote = asyncio.Event()
 
     async def _who(self, request: Request) -> Principal:
-        who = await run_in_threadpool(self.node.authenticate,
-                                      request.headers.get("authorization"))
-        media.check_accept(request.headers.get("accept"))
+        return await run_in_threadpool(self._principal, request.headers)
+
+    def _principal(self, headers: Headers) -> Principal:
+        """The caller (401 first), then the media type it accepts (406)."""
+        who = self.node.authenticate(headers.get("authorization"))
+        media.check_accept(headers.get("accept"))
         return who
 
     # -- server information (§4) ----------------------------------------------------
@@ -136,14 +140,12 @@ class Api:
         """The shared body of manifest, objects, object and versions (§5.3, 5.4, 5.6, 5.8).
         Authentication, the collection's lookup and the read take one trip to a worker
         thread: a page is the hot path of every reader."""
-        authorization = request.headers.get("authorization")
-        accept = request.headers.get("accept")
+        headers = request.headers
         items = request.query_params.multi_items()
         ref = request.path_params["cid"]
 
         def read() -> tuple[Page, str | None, int | None]:
-            who = self.node.authenticate(authorization)
-            media.check_accept(accept)
+            who = self._principal(headers)
             f = params.parse(items, match=match, page_size=self.settings.page_size,
                              default_versions=default)
             view = self.node.collection(who, ref)
