@@ -1,7 +1,7 @@
 """The PostgreSQL store's SQL for reads: an :class:`ObjectQuery` and a
 :class:`Visibility` as WHERE terms (a literal translation: :mod:`thiqa.policy`
-decided), and the first/last flag updates. sqlite.py's ``_conditions`` and
-``_visible``, with arrays (``= ANY(%s)``) for lists."""
+decided), and, for writes, the first/last flag updates and binary COPY of rows.
+sqlite.py's ``_conditions`` and ``_visible``, with arrays (``= ANY(%s)``) for lists."""
 
 from __future__ import annotations
 
@@ -106,3 +106,14 @@ def update_flags(cx: Cursor, updates: Sequence[tuple[bool, bool, int]]) -> None:
         cx.execute("UPDATE entries e SET is_first = u.f, is_last = u.l FROM unnest("
                    "%s::bool[], %s::bool[], %s::int8[]) AS u(f, l, seq) WHERE e.seq = u.seq",
                    ([u[0] for u in updates], [u[1] for u in updates], [u[2] for u in updates]))
+
+
+def copy_rows(cx: Cursor, table: str, cols: Sequence[str], types: Sequence[str],
+              rows: Sequence[Sequence[Any]]) -> None:
+    """Insert ``rows`` with one binary COPY (psycopg encodes the rows in C)."""
+    if not rows:
+        return
+    with cx.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(list(types))
+        for row in rows:
+            copy.write_row(row)
