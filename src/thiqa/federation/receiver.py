@@ -215,8 +215,10 @@ def _fields(outcomes: list[Outcome]) -> list[tuple[str, str, bool, str | None]]:
 
 
 if __name__ == "__main__":
+    from thiqa import memory
     from thiqa.bulk import _few_collections
 
+    memory.limit()
     try:
         with _few_collections():
             _serve(sys.stdin.buffer, sys.stdout.buffer)
