@@ -3,6 +3,7 @@ interpreter (a limit, once set, stays for the life of a process)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -100,3 +101,58 @@ def test_nothing_is_done_off_glibc(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "confstr", not_glibc)
     assert memory.limit() == {}
     assert memory.trim() is False
+
+
+@glibc_only
+def test_trim_hands_back_what_was_freed_below_the_top_of_the_heap() -> None:
+    # 50 MB in 64 KB blocks, all freed but the last: free() cannot give back memory
+    # below a block in use; malloc_trim can.
+    probe = """
+import ctypes
+from thiqa import memory
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+libc.memset.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
+def anon_kb():
+    return next(int(x.split()[1]) for x in open("/proc/self/status") if x.startswith("RssAnon:"))
+blocks = [libc.malloc(64 << 10) for _ in range(800)]
+for b in blocks:
+    libc.memset(b, 1, 64 << 10)
+for b in blocks[:-1]:
+    libc.free(b)
+before = anon_kb()
+print(memory.trim(), (before - anon_kb()) >> 10)
+"""
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                       timeout=60, check=True)
+    trimmed, mb = r.stdout.split()
+    assert trimmed == "True"
+    assert int(mb) >= 40
+
+
+def test_trim_when_idle_trims_once_after_each_busy_spell() -> None:
+    # CPU seconds used in each 10 s look: busy, busy, idle, idle, busy, idle, idle.
+    used = iter([0.0, 5.0, 5.0, 0.1, 0.1, 3.0, 0.0, 0.0])
+    total = [0.0]
+    looks: list[float] = []
+    trims: list[int] = []
+
+    def cpu() -> float:
+        total[0] += next(used)
+        return total[0]
+
+    async def sleep(s: float) -> None:
+        if len(looks) == 7:
+            raise asyncio.CancelledError
+        looks.append(s)
+
+    def hand_back() -> bool:
+        trims.append(len(looks))
+        return True
+
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(memory.trim_when_idle(10.0, cpu=cpu, sleep=sleep, hand_back=hand_back))
+    assert looks == [10.0] * 7
+    assert trims == [3, 6]  # at the first idle look of each spell, not again
