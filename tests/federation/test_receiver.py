@@ -16,8 +16,9 @@ import pytest
 from tests.conftest import indicator
 from tests.federation.conftest import Peer, befriend
 from tests.federation.test_federation import outgoing, publish, stored
+from thiqa import memory
 from thiqa.errors import Forbidden, NotFound
-from thiqa.federation import sync
+from thiqa.federation import receiver, sync
 from thiqa.federation.export import Encoded, Trees
 from thiqa.federation.receiver import Receiver, locator
 
@@ -118,3 +119,18 @@ def test_encoded_answers_are_what_fetch_exports(peers: dict[str, Peer]) -> None:
     kept = Encoded()
     sync.fetch_answer(b.node, b.node.operator_for(b.org), into, pairs, None, kept)
     assert all(kept.get(r) is None for r in range(1, 200))
+
+
+def test_the_receiving_process_trims_when_no_delivery_comes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    trims: list[bool] = []
+    monkeypatch.setattr(memory, "trim", lambda: trims.append(True) or True)
+    r, w = os.pipe()
+    with os.fdopen(r, "rb") as inp, os.fdopen(w, "wb") as out:
+        out.write(b"x")  # the next delivery is already on its way: no trim
+        out.flush()
+        receiver._trim_when_idle(inp, after_s=0.05)
+        assert trims == []
+        inp.read(1)
+        receiver._trim_when_idle(inp, after_s=0.05)  # nothing comes
+        assert trims == [True]

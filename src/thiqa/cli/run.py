@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from thiqa import bootstrap, settings
+from thiqa import bootstrap, memory, settings
 from thiqa.bootstrap import FirstRun
 from thiqa.cli import emit, load_settings, main, open_node, setting_options
 from thiqa.cli.tls import make_certificate
@@ -68,6 +68,7 @@ def init(as_json: bool, **options: Any) -> None:
 @setting_options()
 def serve(**options: Any) -> None:
     """Run the node: TAXII 2.1 at /taxii2/ (initialises the data directory on first run)."""
+    memory.limit()  # before any thread allocates
     import uvicorn
 
     from thiqa.taxii import create_app

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import pickle
+import select
 import struct
 import subprocess
 import sys
@@ -36,7 +37,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
-from thiqa import errors
+from thiqa import errors, memory
 from thiqa.federation.receive import Received
 from thiqa.settings import Settings
 from thiqa.store.model import Outcome
@@ -206,8 +207,17 @@ def _serve(inp: IO[bytes], out: IO[bytes]) -> None:
                 _send(out, ("error", type(exc).__name__, str(exc)))
             else:
                 _send(out, ("ok", _fields(got.stored), _fields(got.rejected)))
+            _trim_when_idle(inp)
     finally:
         node.store.close()
+
+
+def _trim_when_idle(inp: IO[bytes], after_s: float = 1.0) -> None:
+    """Hand back what the deliveries freed once none has come for ``after_s`` (the end
+    of a catch-up, a pause in it). The parent sends nothing before it has the answer,
+    so nothing of the next message waits in ``inp``'s buffer: the pipe shows it."""
+    if not select.select([inp], [], [], after_s)[0]:
+        memory.trim()
 
 
 def _fields(outcomes: list[Outcome]) -> list[tuple[str, str, bool, str | None]]:
@@ -217,6 +227,7 @@ def _fields(outcomes: list[Outcome]) -> list[tuple[str, str, bool, str | None]]:
 if __name__ == "__main__":
     from thiqa.bulk import _few_collections
 
+    memory.limit()
     try:
         with _few_collections():
             _serve(sys.stdin.buffer, sys.stdout.buffer)

@@ -57,8 +57,10 @@ class _Worker:
     @classmethod
     def open(cls) -> tuple[Settings, Store]:
         if cls.settings is None or cls.store is None:
+            from thiqa import memory
             from thiqa.store import open_store
 
+            memory.limit()  # a spawned process: before its threads start
             cls.settings = settings_from_env()
             cls.store = open_store(cls.settings.db, cls.settings.data)
         return cls.settings, cls.store

@@ -1,9 +1,9 @@
 """The embedded store: one SQLite file in WAL mode.
 
 One writer (a lock in this process, ``BEGIN IMMEDIATE`` across processes, so ``thiqa
-load`` can run beside ``thiqa serve``), reads on per-thread connections that never
-block it. ``synchronous=FULL`` makes a commit durable before it returns: an
-acknowledged TAXII write survives a power cut, not only a crash.
+load`` can run beside ``thiqa serve``), reads on a few pooled connections that never
+block it (:mod:`thiqa.store.sqlite_pool`). ``synchronous=FULL`` makes a commit durable
+before it returns: an acknowledged TAXII write survives a power cut, not only a crash.
 
 Only the read connections map the database (``mmap_size``): mapped pages count in the
 process's resident set, so a writer that maps would grow to the size of the file
@@ -59,6 +59,7 @@ from thiqa.store.model import (
 )
 from thiqa.store.schema import migrate
 from thiqa.store.sqlite_audit import SQLiteAuditLog
+from thiqa.store.sqlite_pool import ReadPool
 from thiqa.store.sqlite_provenance import ProvenanceTables, record_provenance
 from thiqa.timestamps import format_us, version_key
 
@@ -99,8 +100,7 @@ class SQLiteStore(ProvenanceTables):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._lock = threading.Lock()
-            self._local = threading.local()
-            self._readers: list[sqlite3.Connection] = []
+            self._pool = ReadPool(self._read_connection)
             self._audit: SQLiteAuditLog | None = None
             self._audit_lock = threading.Lock()
             self._writer = self._connect()
@@ -119,15 +119,10 @@ class SQLiteStore(ProvenanceTables):
         cx.execute("PRAGMA temp_store=MEMORY")
         return cx
 
-    def _reader(self) -> sqlite3.Connection:
-        cx: sqlite3.Connection | None = getattr(self._local, "cx", None)
-        if cx is None:
-            cx = self._connect()
-            cx.execute("PRAGMA query_only=ON")
-            cx.execute("PRAGMA mmap_size=1073741824")
-            self._local.cx = cx
-            with self._lock:
-                self._readers.append(cx)
+    def _read_connection(self) -> sqlite3.Connection:
+        cx = self._connect()
+        cx.execute("PRAGMA query_only=ON")
+        cx.execute("PRAGMA mmap_size=1073741824")
         return cx
 
     @contextmanager
@@ -170,7 +165,7 @@ class SQLiteStore(ProvenanceTables):
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         try:
-            return self._reader().execute(sql, params).fetchall()
+            return self._pool.read(sql, params)
         except sqlite3.Error as exc:
             raise StoreError(f"read failed: {exc}") from exc
 
@@ -179,11 +174,9 @@ class SQLiteStore(ProvenanceTables):
 
     def close(self) -> None:
         """Close every connection; safe to call more than once."""
+        self._pool.close()
         with self._lock:
-            for cx in [*self._readers, self._writer]:
-                cx.close()
-            self._readers.clear()
-            self._local = threading.local()
+            self._writer.close()
         with self._audit_lock:
             if self._audit is not None:
                 self._audit.close()

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from thiqa import admin_api, definitions, exports, releases, search
+from thiqa import admin_api, definitions, exports, memory, releases, search
 from thiqa.auth import Principal
 from thiqa.clock import Clock
 from thiqa.correlate import alerts_api
@@ -481,9 +481,11 @@ def create_app(settings: Settings, store: Store, clock: Clock | None = None) -> 
         leader = leadership(store, duties.start, duties.stop)
         await leader.start()
         app.state.leader = leader
+        trimmer = asyncio.create_task(memory.trim_when_idle())
         try:
             yield
         finally:
+            trimmer.cancel()
             duties.interrupt()  # a catch-up in progress ends after its window
             await leader.stop()
             await streams.stop()
