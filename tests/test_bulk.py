@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -139,7 +141,6 @@ def test_reader_frames_survive_the_reader_being_stopped_and_continued(tmp_path: 
     BufferedWriter that lost bytes of a frame and the writer unpickled garbage."""
     import os
     import signal
-    import subprocess
     import sys
     import time
 
@@ -173,3 +174,52 @@ def test_reader_frames_survive_the_reader_being_stopped_and_continued(tmp_path: 
         proc.wait()
     assert msg is not None and msg[0] == "done"
     assert read == n
+
+
+def _reader_processes(monkeypatch: pytest.MonkeyPatch) -> list[subprocess.Popen[bytes]]:
+    """The reader processes ``bulk`` starts, as they start."""
+    started: list[subprocess.Popen[bytes]] = []
+    real = subprocess.Popen
+
+    def popen(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        proc = real(*args, **kwargs)
+        started.append(proc)
+        return proc
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    return started
+
+
+def test_the_reader_runs_ahead_while_the_writer_stores_a_batch(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Frames of megabytes, far beyond the pipe's buffer: without read-ahead the reader
+    process would wait on the full pipe until the writer came back for the next one."""
+    import time
+
+    path = tmp_path / "three.json"
+    n = (bulk._AHEAD + 1) * 5000  # the reader's batches: the one held, those read ahead
+    path.write_text(json.dumps({"type": "bundle", "id": BUNDLE_ID,
+                                "objects": [indicator(i) for i in range(n)]}))
+    started = _reader_processes(monkeypatch)
+    batches = bulk._from_process([path])
+    first = next(batches)  # held, as if being stored
+    proc = started[0]
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() == 0, "the reader waited for the writer"
+    rest = list(batches)
+    assert first.read + sum(b.read for b in rest) == n
+
+
+def test_a_load_stopped_early_stops_the_reader_and_the_drain_thread(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "many.json"
+    path.write_text(json.dumps({"type": "bundle", "id": BUNDLE_ID,
+                                "objects": [indicator(i) for i in range(30_000)]}))
+    started = _reader_processes(monkeypatch)
+    batches = bulk._from_process([path])
+    next(batches)
+    batches.close()  # what a store error in the writer does to the generator
+    assert started[0].poll() is not None
+    assert not [t for t in threading.enumerate() if t.name == "thiqa-bulk-drain"]

@@ -22,11 +22,13 @@ from __future__ import annotations
 import gc
 import os
 import pickle
+import queue
 import struct
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -256,25 +258,87 @@ def _produce(paths: list[str], fd: int) -> None:
         send(("done",))
 
 
-def _receive(pipe: IO[bytes]) -> tuple[Any, ...] | None:
+def _frame(pipe: IO[bytes]) -> bytes | None:
+    """The next frame's pickled message, or None when the pipe ends mid-frame or at all."""
     head = pipe.read(_LEN.size)
     if len(head) < _LEN.size:
         return None
     (n,) = _LEN.unpack(head)
     data = pipe.read(n)
-    if len(data) < n:
+    return data if len(data) == n else None
+
+
+def _receive(pipe: IO[bytes]) -> tuple[Any, ...] | None:
+    data = _frame(pipe)
+    if data is None:
         return None
     msg: tuple[Any, ...] = pickle.loads(data)  # our own child's output, never a peer's
     return msg
 
 
-def _from_process(paths: Sequence[Path]) -> Iterator[_Prepared]:
+# Frames read ahead of the writer: one being stored, these waiting (a few MB each).
+_AHEAD = 2
+
+
+class _Drain:
+    """Reads the reader process's frames in a thread while the writer stores a batch.
+
+    Without it the pipe (64 KiB) fills as soon as the writer is busy, so the reader
+    process waits out every store and commit instead of preparing the next batch: in a
+    200k load the two processes overlapped for only part of the time. Reading a pipe
+    releases the GIL, so the thread costs the writer next to nothing; the frames it
+    holds are bounded (``_AHEAD``), so memory stays flat.
+    """
+
+    def __init__(self, pipe: IO[bytes]) -> None:
+        self.frames: queue.Queue[bytes | BaseException | None] = queue.Queue(_AHEAD)
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(pipe,), daemon=True,
+                                       name="thiqa-bulk-drain")
+        self.thread.start()
+
+    def _run(self, pipe: IO[bytes]) -> None:
+        try:
+            while (data := _frame(pipe)) is not None:
+                if not self._put(data):
+                    return
+        except BaseException as exc:  # the writer re-raises it
+            self._put(exc)
+            return
+        self._put(None)
+
+    def _put(self, item: bytes | BaseException | None) -> bool:
+        while not self.stopped.is_set():
+            try:
+                self.frames.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def next(self) -> tuple[Any, ...] | None:
+        item = self.frames.get()
+        if isinstance(item, BaseException):
+            raise item
+        if item is None:
+            return None
+        msg: tuple[Any, ...] = pickle.loads(item)  # our own child's output, never a peer's
+        return msg
+
+    def stop(self) -> None:
+        """Call once the pipe is closed or its writer is gone: the thread then ends."""
+        self.stopped.set()
+        self.thread.join()
+
+
+def _from_process(paths: Sequence[Path]) -> Generator[_Prepared, None, None]:
     proc = subprocess.Popen([sys.executable, "-m", "thiqa.bulk", *map(str, paths)],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
     assert proc.stdout is not None
+    drain = _Drain(proc.stdout)
     try:
         while True:
-            msg = _receive(proc.stdout)
+            msg = drain.next()
             if msg is None:
                 code = proc.wait()
                 raise ThiqaError(f"the reader process stopped unexpectedly (exit code {code}); "
@@ -294,7 +358,8 @@ def _from_process(paths: Sequence[Path]) -> Iterator[_Prepared]:
     finally:
         if proc.poll() is None:
             proc.terminate()
-        proc.wait()
+        proc.wait()  # its end of the pipe is closed: the drain thread reads to the end
+        drain.stop()
         proc.stdout.close()
 
 
