@@ -6,8 +6,9 @@ where they were found (file and position) and what is wrong; they never stop the
 
 Two stages, run in two processes for large inputs (``parallel``): a reader process
 cuts the files into objects, parses and validates them (pure Python, ~30 µs an
-object), while this process writes what it sends (mostly SQLite's C code). A bounded
-queue between them keeps memory flat: the reader waits when the writer falls behind.
+object), while this process writes what it sends (mostly the store's C code). A
+bounded queue between them (``_Drain``: a few batches) keeps memory flat: the reader
+waits only when the writer falls behind by more than that.
 Small inputs skip the second process, whose start-up (~0.3 s) would cost more than it
 saves.
 
@@ -221,8 +222,9 @@ def _read(paths: Sequence[Path]) -> Iterator[_Prepared]:
 # batch, then ("done",), or ("read_error", path, reason, offset, line, column), or
 # ("failed", description). A plain subprocess rather than multiprocessing: spawn
 # re-imports the caller's main module (which breaks unguarded scripts) and fork would
-# duplicate the parent's SQLite connections and threads. The pipe is the bounded
-# queue: the reader blocks on a full pipe until the writer catches up.
+# duplicate the parent's SQLite connections and threads. The pipe and ``_Drain``'s
+# queue bound what is in flight: the reader blocks on a full pipe once the writer is
+# ``_AHEAD`` batches behind.
 
 _LEN = struct.Struct("<Q")
 _new_version = tuple.__new__  # NewVersion from the tuple of its fields, in C
