@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "src"), str(ROOT / "bench")]
 os.environ["PYTHONPATH"] = str(ROOT / "src")
 
+import _procs  # noqa: E402, F401  (byte-compiles thiqa once for the child processes)
 from _stats import Row, percentile, table, verdict  # noqa: E402
 from generate import generate_indicators  # noqa: E402
 from thiqa.federation.lab import Group, Lab, Watcher, aliases, wait_for  # noqa: E402

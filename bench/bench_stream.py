@@ -31,6 +31,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
 from tests.stream.sse import Reader  # noqa: E402
 
+import _procs  # noqa: E402, F401  (byte-compiles thiqa once for the child processes)
 from _stats import Row, percentile, table, verdict  # noqa: E402
 
 TAXII = "application/taxii+json;version=2.1"
