@@ -59,6 +59,7 @@ from thiqa.store.model import (
 )
 from thiqa.store.schema import migrate
 from thiqa.store.sqlite_audit import SQLiteAuditLog
+from thiqa.store.sqlite_checkpoint import Checkpointer
 from thiqa.store.sqlite_pool import ReadPool
 from thiqa.store.sqlite_provenance import ProvenanceTables, record_provenance
 from thiqa.timestamps import format_us, version_key
@@ -103,7 +104,11 @@ class SQLiteStore(ProvenanceTables):
             self._pool = ReadPool(self._read_connection)
             self._audit: SQLiteAuditLog | None = None
             self._audit_lock = threading.Lock()
+            self._checkpoints = Checkpointer(path)
             self._writer = self._connect()
+            # Checkpoints in their own thread, woken after each commit
+            # (thiqa.store.sqlite_checkpoint): the writer never waits for one.
+            self._writer.execute("PRAGMA wal_autocheckpoint=0")
             self._migrate()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the database {path}: {exc}") from exc
@@ -136,6 +141,7 @@ class SQLiteStore(ProvenanceTables):
             try:
                 yield cx
                 cx.execute("COMMIT")
+                self._checkpoints.wake()
             except sqlite3.IntegrityError as exc:
                 _rollback(cx)
                 raise Conflict(str(exc)) from exc
@@ -175,6 +181,7 @@ class SQLiteStore(ProvenanceTables):
     def close(self) -> None:
         """Close every connection; safe to call more than once."""
         self._pool.close()
+        self._checkpoints.close()
         with self._lock:
             self._writer.close()
         with self._audit_lock:
@@ -573,6 +580,7 @@ class _Bulk:
         except sqlite3.Error as exc:
             self.abort()
             raise StoreError(f"write failed and was rolled back: {exc}") from exc
+        self.store._checkpoints.wake()
         self._release()
 
     def abort(self) -> None:
