@@ -8,9 +8,10 @@ For one link (peer, local collection, the partner's collection):
    this collection lacks (:func:`thiqa.federation.sync.lacking`) and store them through
    the verification gate — in the node's receiving process when it has one
    (:mod:`thiqa.federation.receiver`), which gets the fetch answers as they arrived.
-   The manifest is paged ahead while fetching, and fetched ahead while storing. The
-   page position is saved after the pages are stored (a restart resumes the
-   catch-up); at the end the stream position becomes the noted head.
+   The manifest is paged ahead while fetching, and fetched ahead while storing; the
+   receiving process is handed the next delivery before it answers the last. The
+   page position is saved after the pages are stored, in order (a restart resumes
+   the catch-up); at the end the stream position becomes the noted head.
 2. **Follow**: ``GET /api/collections/{id}/stream/`` with ``Last-Event-ID``. Events are
    taken in batches (whatever has arrived, up to ``stream_batch``); for each batch the
    lacking versions are fetched with their provenance and stored, the tombstones
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -39,6 +41,7 @@ from thiqa.timestamps import format_us, parse_us
 
 MANIFEST_PAGE = 1000
 PIPELINE = 3  # catch-up pages fetched ahead of those being stored
+IN_FLIGHT = 2  # catch-up deliveries handed to the receiving process, not yet answered
 
 
 @dataclass(slots=True)
@@ -100,6 +103,10 @@ class PullLink:
         # PIPELINE pages wait, so memory stays bounded whatever the collection's size.
         pages: asyncio.Queue[_Fetched | BaseException | None] = asyncio.Queue(PIPELINE)
         producer = asyncio.create_task(self._pages(s.catchup_after, pages))
+        # Deliveries handed to the receiving process, not yet answered (oldest first):
+        # it starts on the next while this process saves the position of the last.
+        sent: deque[tuple[asyncio.Task[Stored], int | None]] = deque()
+        ahead = IN_FLIGHT - 1 if self.receiver is not None else 0  # in this process: none
         try:
             done = False
             while not done:
@@ -115,18 +122,25 @@ class PullLink:
                         raise end
                     done = True
                 fetched = [p for p in batch if isinstance(p, _Fetched)]
-                if not fetched:
-                    continue
-                got = await self._received([o for p in fetched for o in p.objects],
-                                           [a for p in fetched for a in p.answers])
-                last = next((p.last for p in reversed(fetched) if p.last is not None),
-                            s.catchup_after)
-                s = self._counted(replace(s, catchup_after=last), got)
-                await self._save(s)  # only once the pages are stored (kill -9 safe)
+                if fetched:
+                    last = next((p.last for p in reversed(fetched) if p.last is not None),
+                                None)
+                    sent.append((await self._handed([o for p in fetched for o in p.objects],
+                                                    [a for p in fetched for a in p.answers]),
+                                 last))
+                while sent and (done or len(sent) > ahead):
+                    task, last = sent.popleft()
+                    got = await task
+                    after = last if last is not None else s.catchup_after
+                    s = self._counted(replace(s, catchup_after=after), got)
+                    await self._save(s)  # only once the pages are stored (kill -9 safe)
         finally:
             producer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await producer
+            for task, _ in sent:
+                task.cancel()
+            for t in [producer, *(task for task, _ in sent)]:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
         s = replace(s, cursor=s.catchup_head, catchup_head=None, catchup_after=None,
                     synced_us=self.node.clock.now_us(), failures=0)
         await self._save(s)
@@ -281,12 +295,28 @@ class PullLink:
                         ) -> Stored:
         """Store fetched ``objects`` (and the objects of the fetch ``answers``, in the
         receiving process) through the verification gate."""
-        got = Stored()
+        return await (await self._handed(objects, answers))
+
+    async def _handed(self, objects: list[Any], answers: list[bytes] | None = None
+                      ) -> asyncio.Task[Stored]:
+        """:meth:`_received` as a task, once the ``answers`` are handed to the receiving
+        process: the deliveries handed over in turn are stored in that order."""
+        ticket = None
         if answers:
             assert self.receiver is not None
             try:
-                result = await run_in_threadpool(self.receiver.receive, self.peer.id,
+                ticket = await run_in_threadpool(self.receiver.send, self.peer.id,
                                                  self.collection.id, answers)
+            except ReceiverError as exc:
+                raise SyncError(str(exc)) from None
+        return asyncio.create_task(self._stored(objects, ticket))
+
+    async def _stored(self, objects: list[Any], ticket: tuple[int, int] | None) -> Stored:
+        got = Stored()
+        if ticket is not None:
+            assert self.receiver is not None
+            try:
+                result = await run_in_threadpool(self.receiver.answer, ticket)
             except ValueError as exc:
                 raise SyncError(f"fetching from {self.remote}: {exc}") from None
             except ReceiverError as exc:

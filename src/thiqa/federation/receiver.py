@@ -17,18 +17,24 @@ position only then (a ``kill -9`` of either process loses nothing and stores not
 twice: the batch is fetched again, and what is held is never stored again). The process
 ends when its standard input closes (its parent stopped, or was killed).
 
+Deliveries are pipelined: the parent may send the next delivery before the answer to
+the one before (:meth:`Receiver.send`, then :meth:`Receiver.answer`), and a thread of
+the child reads it meanwhile, so the child goes from one delivery to the next without
+waiting for the parent to save its position and hand over the next few megabytes.
+Answers come back in the order the deliveries were sent.
+
 Protocol (frames on the pipes: an 8-byte length and a pickle; only between thiqa and
 the child it started, never from a peer): first the store's locator and the node's
-settings; then ``("receive", peer, collection, [answer bytes, …])`` is answered by
-``("ok", stored, rejected)`` (outcome tuples), ``("malformed", reason)`` or
-``("error", error class name, description)``.
+settings; then each ``("receive", peer, collection, [answer bytes, …])`` is answered,
+in order, by ``("ok", stored, rejected)`` (outcome tuples), ``("malformed", reason)``
+or ``("error", error class name, description)``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import pickle
-import select
+import queue
 import struct
 import subprocess
 import sys
@@ -86,13 +92,23 @@ class ReceiverError(Exception):
 
 class Receiver:
     """A receiving process for one node, started on first use, restarted after it died.
-    Deliveries go through it one at a time (the store has one writer anyway)."""
+
+    :meth:`send` hands a delivery over and returns its ticket; :meth:`answer` waits for
+    the answer to a ticket. Any thread may send or wait: answers are matched to their
+    tickets whatever the order of the waits. The store has one writer anyway, so one
+    process does them all, one after the other.
+    """
 
     def __init__(self, node: Node) -> None:
         self.node = node
         self.where = locator(node.store)
         self._proc: subprocess.Popen[bytes] | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the process and the sends
+        self._reading = threading.Lock()  # the answers
+        self._generation = 0  # of the process: a restart fails the tickets of the last
+        self._sent = 0
+        self._read = 0
+        self._answers: dict[int, tuple[Any, ...]] = {}
 
     @property
     def available(self) -> bool:
@@ -106,30 +122,65 @@ class Receiver:
         proc = self._proc
         if proc is not None and proc.poll() is None:
             return proc
+        if proc is not None:
+            self._stop()
         proc = self._proc = subprocess.Popen(
             [sys.executable, "-m", "thiqa.federation.receiver"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE)
+        self._generation += 1
+        self._sent = self._read = 0
+        self._answers = {}
         assert proc.stdin is not None
         _send(proc.stdin, (self.where, self.node.settings))
         return proc
 
-    def receive(self, peer: str, ref: str, answers: list[bytes]) -> Received:
-        """What :meth:`Node.receive` returns for the objects of the fetch ``answers``;
-        raises ReceiverError (the process failed: nothing acknowledged), ValueError (an
-        answer is malformed) or the gate's own ThiqaError."""
+    def send(self, peer: str, ref: str, answers: list[bytes]) -> tuple[int, int]:
+        """Hand the fetch ``answers`` over for storing; the ticket for :meth:`answer`.
+        Raises ReceiverError (the process failed: nothing acknowledged)."""
         with self._lock:
             try:
                 proc = self._started()
-                assert proc.stdin is not None and proc.stdout is not None
+                assert proc.stdin is not None
                 _send(proc.stdin, ("receive", peer, ref, answers))
-                msg = _read(proc.stdout)
             except (OSError, ValueError) as exc:
                 self._stop()
                 raise ReceiverError(f"the receiving process failed: {exc}") from exc
-            if msg is None:
-                code = self._stop()
-                raise ReceiverError(f"the receiving process stopped (exit code {code}); "
-                                    "the delivery will be fetched again")
+            self._sent += 1
+            return self._generation, self._sent
+
+    def answer(self, ticket: tuple[int, int]) -> Received:
+        """What :meth:`Node.receive` returned for the delivery of ``ticket``; raises
+        ReceiverError (the process failed or was restarted since: nothing
+        acknowledged), ValueError (an answer is malformed) or the gate's own
+        ThiqaError."""
+        generation, n = ticket
+        with self._reading:
+            while True:
+                if generation != self._generation or n > self._sent:
+                    raise ReceiverError("the receiving process was restarted; the delivery "
+                                        "will be fetched again")
+                if n in self._answers:
+                    msg = self._answers.pop(n)
+                    break
+                proc = self._proc
+                if proc is None or proc.stdout is None:
+                    raise ReceiverError("the receiving process stopped; the delivery will be "
+                                        "fetched again")
+                try:
+                    got = _read(proc.stdout)
+                except (OSError, ValueError) as exc:
+                    got, failure = None, f"failed: {exc}"
+                else:
+                    failure = ""
+                if got is None:
+                    with self._lock:
+                        if generation == self._generation:
+                            code = self._stop()
+                            failure = failure or f"stopped (exit code {code})"
+                    raise ReceiverError(f"the receiving process {failure or 'was restarted'}"
+                                        "; the delivery will be fetched again")
+                self._read += 1
+                self._answers[self._read] = got
         if msg[0] == "ok":
             return Received([Outcome(*o) for o in msg[1]], [Outcome(*o) for o in msg[2]])
         if msg[0] == "malformed":
@@ -139,8 +190,13 @@ class Receiver:
             raise kind(msg[2])
         raise ReceiverError(f"the receiving process failed: {msg[1]}: {msg[2]}")
 
+    def receive(self, peer: str, ref: str, answers: list[bytes]) -> Received:
+        """:meth:`send`, then :meth:`answer`."""
+        return self.answer(self.send(peer, ref, answers))
+
     def _stop(self) -> int | None:
         proc, self._proc = self._proc, None
+        self._generation += 1  # the tickets of that process get no answer
         if proc is None:
             return None
         for pipe in (proc.stdin, proc.stdout):
@@ -194,8 +250,12 @@ def _serve(inp: IO[bytes], out: IO[bytes]) -> None:
     if first is None:
         return
     node = _open(*first)
+    # The next delivery is read while this one is stored: the parent's write of it
+    # never waits for us. At most one waits read, so memory stays bounded.
+    ahead: queue.Queue[tuple[Any, ...] | None] = queue.Queue(1)
+    threading.Thread(target=_read_ahead, args=(inp, ahead), daemon=True).start()
     try:
-        while (msg := _read(inp)) is not None:
+        while (msg := _next(ahead)) is not None:
             _, peer, ref, answers = msg
             try:
                 got = node.receive(peer, ref, objects_of(answers))
@@ -207,17 +267,29 @@ def _serve(inp: IO[bytes], out: IO[bytes]) -> None:
                 _send(out, ("error", type(exc).__name__, str(exc)))
             else:
                 _send(out, ("ok", _fields(got.stored), _fields(got.rejected)))
-            _trim_when_idle(inp)
+            del msg, answers
     finally:
         node.store.close()
 
 
-def _trim_when_idle(inp: IO[bytes], after_s: float = 1.0) -> None:
-    """Hand back what the deliveries freed once none has come for ``after_s`` (the end
-    of a catch-up, a pause in it). The parent sends nothing before it has the answer,
-    so nothing of the next message waits in ``inp``'s buffer: the pipe shows it."""
-    if not select.select([inp], [], [], after_s)[0]:
+def _read_ahead(inp: IO[bytes], ahead: queue.Queue[tuple[Any, ...] | None]) -> None:
+    try:
+        while (msg := _read(inp)) is not None:
+            ahead.put(msg)
+    except (OSError, ValueError):
+        pass
+    ahead.put(None)
+
+
+def _next(ahead: queue.Queue[tuple[Any, ...] | None], idle_s: float = 1.0
+          ) -> tuple[Any, ...] | None:
+    """The next delivery (None: the input closed). When none has come for ``idle_s``
+    (the end of a catch-up, a pause in it), hand back what the deliveries freed first."""
+    try:
+        return ahead.get(timeout=idle_s)
+    except queue.Empty:
         memory.trim()
+        return ahead.get()
 
 
 def _fields(outcomes: list[Outcome]) -> list[tuple[str, str, bool, str | None]]:
