@@ -32,6 +32,7 @@ def test_explicit_config_file_must_exist(tmp_path: Path) -> None:
     ('tls_cert = "c.pem"', "together"),
     ('log_level = "loud"', "log_level"),
     ('catchup_process = "maybe"', "catchup_process must be on or off"),
+    ("catchup_index_wait = -1", "catchup_index_wait must be 0"),
     ("title = 5", "expected a string"),
     ("port = [", "thiqa.toml"),
 ])

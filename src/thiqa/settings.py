@@ -74,6 +74,10 @@ SETTINGS: tuple[Setting, ...] = (
             "or in the serving process itself (off)."),
     Setting("index_interval", int, 2,
             "Seconds between observable-index catch-ups in `serve` (writes also wake it)."),
+    Setting("catchup_index_wait", int, 300,
+            "Most seconds the observable index waits while a peer's catch-up stores a "
+            "backlog (it is indexed when the catch-up ends); 0: index during catch-ups "
+            "too."),
     # -- event stream and webhooks (thiqa.stream, docs/stream.md) --
     Setting("stream_heartbeat", int, 15,
             "Seconds of silence after which an event stream sends a heartbeat comment "
@@ -132,6 +136,7 @@ class Settings:
     match_max_values: int = 100_000
     catchup_process: str = "on"
     index_interval: int = 2
+    catchup_index_wait: int = 300
     stream_heartbeat: int = 15
     stream_poll_ms: int = 500
     stream_batch: int = 500
@@ -228,6 +233,8 @@ def check(settings: Settings) -> None:
         raise ConfigError("match_max_values must be a positive number of values")
     if settings.index_interval <= 0:
         raise ConfigError("index_interval must be a positive number of seconds")
+    if settings.catchup_index_wait < 0:
+        raise ConfigError("catchup_index_wait must be 0 (never wait) or more seconds")
     for name in ("stream_heartbeat", "stream_poll_ms", "stream_batch", "webhook_timeout",
                  "webhook_retry_max"):
         if getattr(settings, name) <= 0:

@@ -18,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import orjson
@@ -37,6 +38,7 @@ from thiqa.handling import Tlp
 from thiqa.node import Node
 
 PATH = "/api/match/"
+DEFER_LOOK_S = 0.5  # while the indexer defers to a catch-up: how often it looks again
 JSON = "application/json"
 log = logging.getLogger("thiqa.correlate")
 
@@ -145,16 +147,33 @@ class IndexerTask:
     """The background indexer of ``thiqa serve``: catches the index up, then sleeps until
     woken by a write or ``interval`` passes. It is stopped by a flag, never cancelled:
     a cancelled ``asyncio.wait_for`` can swallow the cancellation (Python 3.11), and a
-    cancelled thread would go on writing after the index is closed."""
+    cancelled thread would go on writing after the index is closed.
 
-    def __init__(self, correlation: Correlation, wake: asyncio.Event, interval: float) -> None:
+    While ``deferring()`` (a peer's catch-up is storing a backlog) it waits, up to
+    ``defer_most`` seconds since its last round, and indexes the backlog once the
+    catch-up ends, in whole windows: the catch-up has both cores meanwhile, and
+    ``thiqa load`` indexes after a load the same way. ``defer_most`` 0 never waits."""
+
+    def __init__(self, correlation: Correlation, wake: asyncio.Event, interval: float,
+                 deferring: Callable[[], bool] = lambda: False, defer_most: float = 0.0,
+                 now: Callable[[], float] = time.monotonic) -> None:
         self.correlation = correlation
         self.wake = wake
         self.interval = interval
+        self.deferring = deferring
+        self.defer_most = defer_most
+        self.now = now
+        self.rounds = 0
         self.stopping = False
 
     async def run(self) -> None:
+        last = self.now()
         while not self.stopped():
+            if self.defer_most > 0 and self.deferring() \
+                    and self.now() - last < self.defer_most:
+                # Writes go on waking it: look again after a pause, not at each write.
+                await asyncio.sleep(DEFER_LOOK_S)
+                continue
             self.wake.clear()  # before the catch-up: a write during it wakes the next round
             try:
                 await run_in_threadpool(self.correlation.catch_up)
@@ -163,6 +182,8 @@ class IndexerTask:
                 await run_in_threadpool(self.correlation.matcher.keys.current)
             except Exception:  # a failed round must not end indexing for good
                 log.exception("observable indexing failed; retrying in %s s", self.interval)
+            self.rounds += 1
+            last = self.now()
             if self.stopped():
                 break
             with contextlib.suppress(TimeoutError):

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -42,6 +43,25 @@ from thiqa.timestamps import format_us, parse_us
 MANIFEST_PAGE = 1000
 PIPELINE = 3  # catch-up pages fetched ahead of those being stored
 IN_FLIGHT = 2  # catch-up deliveries handed to the receiving process, not yet answered
+
+
+class CatchUps:
+    """How many links are catching up now: the node's observable indexer waits for them
+    (:class:`thiqa.correlate.api.IndexerTask`)."""
+
+    def __init__(self) -> None:
+        self.running = 0
+
+    def __bool__(self) -> bool:
+        return self.running > 0
+
+    @contextlib.contextmanager
+    def one(self) -> Iterator[None]:
+        self.running += 1
+        try:
+            yield
+        finally:
+            self.running -= 1
 
 
 @dataclass(slots=True)
@@ -65,8 +85,9 @@ class Stored:
 class PullLink:
     def __init__(self, node: Node, table: PeerTable, peer: Peer, collection: Collection,
                  remote: str, partner: Partner, wrote: Any,
-                 receiver: Receiver | None = None) -> None:
+                 receiver: Receiver | None = None, catchups: CatchUps | None = None) -> None:
         self.node = node
+        self.catchups = catchups if catchups is not None else CatchUps()
         # Catch-up deliveries are stored by the receiving process when there is one.
         self.receiver = receiver if receiver is not None and receiver.available else None
         self.table = table
@@ -90,7 +111,8 @@ class PullLink:
             await self._save(replace(self.state, cursor=None, catchup_head=None,
                                      catchup_after=None))
         if self.state.cursor is None:
-            await self.catch_up(int(info["head"]))
+            with self.catchups.one():
+                await self.catch_up(int(info["head"]))
         await self.follow()
 
     async def catch_up(self, head: int) -> None:

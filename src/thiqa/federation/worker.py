@@ -24,7 +24,7 @@ from thiqa.errors import ThiqaError
 from thiqa.federation import http, peers, transport
 from thiqa.federation.client import Partner, SyncError, describe
 from thiqa.federation.peers import Peer, PeerTable
-from thiqa.federation.pull import PullLink
+from thiqa.federation.pull import CatchUps, PullLink
 from thiqa.federation.push import PushLink
 from thiqa.federation.receiver import Receiver
 from thiqa.node import Node
@@ -54,6 +54,7 @@ class Federation:
         # With catchup_process = off (or a store another process cannot open) they are
         # stored here.
         self.receiver = Receiver(node) if node.settings.catchup_process == "on" else None
+        self.catchups = CatchUps()  # links catching up now (the indexer waits for them)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._supervisor: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -128,7 +129,7 @@ class Federation:
         table = self.table
         waiter = self.bus.subscribe() if direction == "push" else None
         pull = PullLink(self.node, table, peer, collection, remote, partner, self.wrote,
-                        self.receiver)
+                        self.receiver, self.catchups)
         push = (PushLink(self.node, self.log, table, peer, collection, remote, partner)
                 if direction == "push" else None)
         try:

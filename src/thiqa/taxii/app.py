@@ -388,8 +388,11 @@ class Duties:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
+        settings = self.api.settings
         indexer = match_api.IndexerTask(self.correlation, self.api.wrote,
-                                        self.api.settings.index_interval)
+                                        settings.index_interval,
+                                        deferring=lambda: bool(self.federation.catchups),
+                                        defer_most=settings.catchup_index_wait)
         self._indexer = indexer
         self._tasks = [asyncio.create_task(indexer.run()),
                        asyncio.create_task(self._relay(indexer))]
