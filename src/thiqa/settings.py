@@ -72,6 +72,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("catchup_process", str, "on",
             "Catch-up deliveries from peers verified and stored in a second process (on) "
             "or in the serving process itself (off)."),
+    Setting("catchup_processes", int, 2,
+            "Receiving processes with catchup_process on: deliveries go to each in turn, "
+            "so one verifies and validates while another writes."),
     Setting("index_interval", int, 2,
             "Seconds between observable-index catch-ups in `serve` (writes also wake it)."),
     Setting("catchup_index_wait", int, 300,
@@ -135,6 +138,7 @@ class Settings:
     warninglists_dir: str = ""
     match_max_values: int = 100_000
     catchup_process: str = "on"
+    catchup_processes: int = 2
     index_interval: int = 2
     catchup_index_wait: int = 300
     stream_heartbeat: int = 15
@@ -251,6 +255,8 @@ def check(settings: Settings) -> None:
         raise ConfigError(f"tls_client_auth must be one of {', '.join(_CLIENT_AUTH)}")
     if settings.catchup_process not in _ON_OFF:
         raise ConfigError("catchup_process must be on or off")
+    if settings.catchup_processes <= 0:
+        raise ConfigError("catchup_processes must be 1 or more")
     if settings.db and not settings.db.startswith(("postgresql://", "postgres://", "sqlite:")):
         raise ConfigError("db must be empty (SQLite in the data directory), sqlite:PATH "
                           "or a postgresql:// URL")

@@ -48,7 +48,8 @@ def test_catch_up_in_a_receiving_process_or_in_the_serving_one(lab: Lab) -> None
     want = pairs(early)
     assert wait_for(lambda: want <= set(lab["b"].held("trio")) and
                     want <= set(lab["c"].held("trio")), WAIT_S * 2)
-    assert len(receivers(lab["b"])) == 1
+    # Started as deliveries come: one page here, so one of catchup_processes (2).
+    assert 1 <= len(receivers(lab["b"])) <= 2
     assert receivers(lab["c"]) == []
     for name in "bc":
         held = lab[name].held("trio")

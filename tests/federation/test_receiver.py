@@ -23,7 +23,7 @@ from thiqa import memory
 from thiqa.errors import Forbidden, NotFound
 from thiqa.federation import receiver, sync
 from thiqa.federation.export import Encoded, Trees
-from thiqa.federation.receiver import Receiver, ReceiverError, locator
+from thiqa.federation.receiver import Receiver, ReceiverError, Receivers, locator
 
 
 def _answer(objects: list[dict[str, Any]]) -> bytes:
@@ -181,3 +181,24 @@ def test_tickets_of_a_killed_process_fail_and_nothing_is_lost(peers: dict[str, P
         assert len(stored(b, into)) == 2
     finally:
         receiver.close()
+
+
+def test_deliveries_go_to_each_receiving_process_in_turn(peers: dict[str, Peer]) -> None:
+    a, b = peers["a"], peers["b"]
+    into = befriend(b, a)
+    publish(a, *(indicator(n, tlp="green") for n in range(50, 58)))
+    sent = outgoing(a)
+    pool = Receivers(b.node, 2)
+    try:
+        tickets = [pool.send(a.id, into, [_answer(sent[i : i + 2])]) for i in range(0, 8, 2)]
+        assert len({r.pid for r in pool.all}) == 2 and None not in {r.pid for r in pool.all}
+        assert [t[0] for t in tickets] == [pool.all[0], pool.all[1]] * 2
+        # Both wrote, one at a time (their write turns): every version once.
+        assert [len(pool.answer(t).stored) for t in reversed(tickets)] == [2, 2, 2, 2]
+        assert len(stored(b, into)) == 8
+        again = [pool.send(a.id, into, [_answer(sent)]) for _ in range(2)]
+        assert [len(pool.answer(t).stored) for t in again] == [8, 8]
+        assert len(stored(b, into)) == 8
+    finally:
+        pool.close()
+    assert {r.pid for r in pool.all} == {None}

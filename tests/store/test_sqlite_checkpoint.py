@@ -1,4 +1,5 @@
-"""The embedded store's WAL is checkpointed by a thread of its own, never by the writer.
+"""The embedded store's WAL is checkpointed by a thread of its own, never by the writer;
+and writers that take write turns (the receiving processes) write one after the other.
 
 What is observed is the database file itself: with the writer's automatic checkpoints
 off, the pages of a commit reach the main file only through the checkpointer's thread.
@@ -15,6 +16,7 @@ from tests.conftest import indicator
 from thiqa.clock import FakeClock
 from thiqa.node import Node
 from thiqa.settings import Settings
+from thiqa.store.model import Org
 from thiqa.store.sqlite import SQLiteStore
 from thiqa.store.sqlite_checkpoint import Checkpointer
 
@@ -47,9 +49,9 @@ def test_commits_reach_the_database_file_through_the_checkpointer(tmp_path: Path
         time.sleep(0.3)
         before = (tmp_path / "thiqa.db").stat().st_size
         rounds = store._checkpoints.rounds
-        node.add_objects(who, c.id, [indicator(n) for n in range(3000)])
+        node.add_objects(who, c.id, [indicator(n) for n in range(6000)])
         # The writer did not copy its pages into the file: the thread did, soon after.
-        assert _wait(lambda: (tmp_path / "thiqa.db").stat().st_size > before + 1_000_000)
+        assert _wait(lambda: (tmp_path / "thiqa.db").stat().st_size > before + 1_000_000, 20)
         assert store._checkpoints.rounds > rounds
     finally:
         store.close()
@@ -58,7 +60,7 @@ def test_commits_reach_the_database_file_through_the_checkpointer(tmp_path: Path
     again = SQLiteStore(tmp_path / "thiqa.db")
     try:
         got = again.get_collection("shared")
-        assert got is not None and again.count(got.pk) == 3000
+        assert got is not None and again.count(got.pk) == 6000
     finally:
         again.close()
 
@@ -92,3 +94,28 @@ def test_a_store_only_read_runs_no_thread(tmp_path: Path) -> None:
         assert store._checkpoints._thread is None
     finally:
         store.close()
+
+
+def test_stores_with_write_turns_write_one_after_the_other(tmp_path: Path) -> None:
+    first = SQLiteStore(tmp_path / "thiqa.db", write_turns=True)
+    second = SQLiteStore(tmp_path / "thiqa.db", write_turns=True)
+    done = threading.Event()
+
+    def write() -> None:
+        second.add_org(Org("identity--00000000-0000-4000-8000-000000000002", "B", 1))
+        done.set()
+
+    try:
+        assert (tmp_path / "thiqa.db-turn").exists()
+        with first._tx():
+            writer = threading.Thread(target=write)
+            writer.start()
+            assert not done.wait(0.3)  # waits for its turn, not for SQLite's busy handler
+            started = time.monotonic()
+        assert done.wait(5)
+        assert time.monotonic() - started < 0.1  # it went on as the first committed
+        writer.join()
+        assert [o.name for o in first.list_orgs()] == ["B"]
+    finally:
+        first.close()
+        second.close()

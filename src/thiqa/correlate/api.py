@@ -38,7 +38,7 @@ from thiqa.handling import Tlp
 from thiqa.node import Node
 
 PATH = "/api/match/"
-DEFER_LOOK_S = 0.5  # while the indexer defers to a catch-up: how often it looks again
+DEFER_LOOK_S = 0.1  # while the indexer defers to a catch-up: how often it looks again
 JSON = "application/json"
 log = logging.getLogger("thiqa.correlate")
 

@@ -35,14 +35,14 @@ from starlette.concurrency import run_in_threadpool
 from thiqa.federation import sync, tombstones
 from thiqa.federation.client import Partner, SyncError, checked, collection_path, sse_events
 from thiqa.federation.peers import LinkState, Peer, PeerTable
-from thiqa.federation.receiver import Receiver, ReceiverError
+from thiqa.federation.receiver import ReceiverError, Receivers, Ticket
 from thiqa.node import Node
 from thiqa.store.model import Collection
 from thiqa.timestamps import format_us, parse_us
 
 MANIFEST_PAGE = 1000
 PIPELINE = 3  # catch-up pages fetched ahead of those being stored
-IN_FLIGHT = 2  # catch-up deliveries handed to the receiving process, not yet answered
+IN_FLIGHT = 2  # catch-up deliveries handed to each receiving process, not yet answered
 
 
 class CatchUps:
@@ -85,7 +85,7 @@ class Stored:
 class PullLink:
     def __init__(self, node: Node, table: PeerTable, peer: Peer, collection: Collection,
                  remote: str, partner: Partner, wrote: Any,
-                 receiver: Receiver | None = None, catchups: CatchUps | None = None) -> None:
+                 receiver: Receivers | None = None, catchups: CatchUps | None = None) -> None:
         self.node = node
         self.catchups = catchups if catchups is not None else CatchUps()
         # Catch-up deliveries are stored by the receiving process when there is one.
@@ -128,7 +128,8 @@ class PullLink:
         # Deliveries handed to the receiving process, not yet answered (oldest first):
         # it starts on the next while this process saves the position of the last.
         sent: deque[tuple[asyncio.Task[Stored], int | None]] = deque()
-        ahead = IN_FLIGHT - 1 if self.receiver is not None else 0  # in this process: none
+        # In this process: none ahead.
+        ahead = IN_FLIGHT * len(self.receiver) - 1 if self.receiver is not None else 0
         try:
             done = False
             while not done:
@@ -333,7 +334,7 @@ class PullLink:
                 raise SyncError(str(exc)) from None
         return asyncio.create_task(self._stored(objects, ticket))
 
-    async def _stored(self, objects: list[Any], ticket: tuple[int, int] | None) -> Stored:
+    async def _stored(self, objects: list[Any], ticket: Ticket | None) -> Stored:
         got = Stored()
         if ticket is not None:
             assert self.receiver is not None

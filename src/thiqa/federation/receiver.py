@@ -23,6 +23,15 @@ the child reads it meanwhile, so the child goes from one delivery to the next wi
 waiting for the parent to save its position and hand over the next few megabytes.
 Answers come back in the order the deliveries were sent.
 
+A node runs ``catchup_processes`` of them (:class:`Receivers`, 2 by default) and hands
+the deliveries to each in turn: the store has one writer at a time, but most of a
+delivery's work is before its transaction, so one process parses and verifies while
+the other writes. On SQLite they take turns writing with a lock of their own
+(``write_turns``), so the next starts as the last commits. Deliveries of one catch-up
+hold different pages of the partner's manifest, and whatever the order they are
+stored in, the link saves its position in manifest order, each only once every
+delivery before it is stored.
+
 Protocol (frames on the pipes: an 8-byte length and a pickle; only between thiqa and
 the child it started, never from a peer): first the store's locator and the node's
 settings; then each ``("receive", peer, collection, [answer bytes, …])`` is answered,
@@ -216,6 +225,43 @@ class Receiver:
             self._stop()
 
 
+Ticket = tuple["Receiver", tuple[int, int]]
+
+
+class Receivers:
+    """The node's receiving processes (``catchup_processes``): deliveries go to each in
+    turn, so that while one writes its transaction the next verifies and validates
+    (the store takes their writes one at a time: write turns on SQLite, the write lock
+    on PostgreSQL). Each is started at its first delivery."""
+
+    def __init__(self, node: Node, size: int) -> None:
+        self.all = [Receiver(node) for _ in range(max(1, size))]
+        self._turn = 0
+        self._lock = threading.Lock()
+
+    @property
+    def available(self) -> bool:
+        return self.all[0].available
+
+    def __len__(self) -> int:
+        return len(self.all)
+
+    def send(self, peer: str, ref: str, answers: list[bytes]) -> Ticket:
+        """:meth:`Receiver.send` to the next process in turn."""
+        with self._lock:
+            receiver = self.all[self._turn % len(self.all)]
+            self._turn += 1
+        return receiver, receiver.send(peer, ref, answers)
+
+    def answer(self, ticket: Ticket) -> Received:
+        receiver, inner = ticket
+        return receiver.answer(inner)
+
+    def close(self) -> None:
+        for receiver in self.all:
+            receiver.close()
+
+
 def objects_of(answers: list[bytes]) -> list[Any]:
     """The objects of fetch answers (``{"objects": […], …}``), or ValueError."""
     out: list[Any] = []
@@ -239,7 +285,8 @@ def _open(where: tuple[str, str], settings: Settings) -> Node:
     if kind == "sqlite":
         from pathlib import Path
 
-        return Node(settings, SQLiteStore(Path(at)))
+        # Several receiving processes write side by side: they take turns.
+        return Node(settings, SQLiteStore(Path(at), write_turns=True))
     from thiqa.store.postgres import PostgresStore
 
     return Node(settings, PostgresStore(at))

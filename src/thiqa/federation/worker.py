@@ -26,7 +26,7 @@ from thiqa.federation.client import Partner, SyncError, describe
 from thiqa.federation.peers import Peer, PeerTable
 from thiqa.federation.pull import CatchUps, PullLink
 from thiqa.federation.push import PushLink
-from thiqa.federation.receiver import Receiver
+from thiqa.federation.receiver import Receivers
 from thiqa.node import Node
 from thiqa.store.model import Collection
 from thiqa.stream.bus import EventBus
@@ -49,11 +49,12 @@ class Federation:
         self.bus = bus
         self.wrote = wrote
         self.table = PeerTable(node.store)
-        # Catch-up deliveries are verified and stored in a second process (started on
-        # the first catch-up): this one keeps serving, fetching and indexing meanwhile.
+        # Catch-up deliveries are verified and stored in receiving processes (each
+        # started at its first delivery): this one keeps serving and fetching meanwhile.
         # With catchup_process = off (or a store another process cannot open) they are
         # stored here.
-        self.receiver = Receiver(node) if node.settings.catchup_process == "on" else None
+        self.receiver = (Receivers(node, node.settings.catchup_processes)
+                         if node.settings.catchup_process == "on" else None)
         self.catchups = CatchUps()  # links catching up now (the indexer waits for them)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._supervisor: asyncio.Task[None] | None = None
