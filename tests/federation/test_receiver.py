@@ -176,7 +176,7 @@ def test_tickets_of_a_killed_process_fail_and_nothing_is_lost(peers: dict[str, P
         assert sorted(o.id for o in got.stored) == sorted(o["id"] for o in sent)
         assert receiver.pid not in (None, pid)
         # The dead process's tickets get no answer from the new one.
-        with pytest.raises(ReceiverError, match="restarted"):
+        with pytest.raises(ReceiverError, match="fetched again"):
             receiver.answer(ticket)
         assert len(stored(b, into)) == 2
     finally:

@@ -48,6 +48,7 @@ import struct
 import subprocess
 import sys
 import threading
+from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
 import orjson
@@ -99,25 +100,32 @@ class ReceiverError(Exception):
     """The receiving process failed or stopped; the delivery was not acknowledged."""
 
 
+@dataclass(eq=False)
+class _Child:
+    """One started receiving process and what it was sent and has answered."""
+
+    proc: subprocess.Popen[bytes]
+    sent: int = 0
+    read: int = 0
+    answers: dict[int, tuple[Any, ...]] = field(default_factory=dict)
+    gone: str = ""  # why no more answers come from it, once it failed or was stopped
+
+
 class Receiver:
     """A receiving process for one node, started on first use, restarted after it died.
 
     :meth:`send` hands a delivery over and returns its ticket; :meth:`answer` waits for
     the answer to a ticket. Any thread may send or wait: answers are matched to their
-    tickets whatever the order of the waits. The store has one writer anyway, so one
-    process does them all, one after the other.
+    tickets whatever the order of the waits. A ticket belongs to the process it was
+    sent to: once that process is gone, what it had not answered never will be.
     """
 
     def __init__(self, node: Node) -> None:
         self.node = node
         self.where = locator(node.store)
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._child: _Child | None = None
         self._lock = threading.Lock()  # the process and the sends
         self._reading = threading.Lock()  # the answers
-        self._generation = 0  # of the process: a restart fails the tickets of the last
-        self._sent = 0
-        self._read = 0
-        self._answers: dict[int, tuple[Any, ...]] = {}
 
     @property
     def available(self) -> bool:
@@ -125,71 +133,61 @@ class Receiver:
 
     @property
     def pid(self) -> int | None:
-        return None if self._proc is None else self._proc.pid
+        child = self._child
+        return None if child is None else child.proc.pid
 
-    def _started(self) -> subprocess.Popen[bytes]:
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            return proc
-        if proc is not None:
-            self._stop()
-        proc = self._proc = subprocess.Popen(
-            [sys.executable, "-m", "thiqa.federation.receiver"], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE)
-        self._generation += 1
-        self._sent = self._read = 0
-        self._answers = {}
+    def _started(self) -> _Child:
+        child = self._child
+        if child is not None and child.proc.poll() is None:
+            return child
+        if child is not None:
+            self._stop("stopped")
+        proc = subprocess.Popen([sys.executable, "-m", "thiqa.federation.receiver"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        child = self._child = _Child(proc)
         assert proc.stdin is not None
         _send(proc.stdin, (self.where, self.node.settings))
-        return proc
+        return child
 
-    def send(self, peer: str, ref: str, answers: list[bytes]) -> tuple[int, int]:
+    def send(self, peer: str, ref: str, answers: list[bytes]) -> tuple[_Child, int]:
         """Hand the fetch ``answers`` over for storing; the ticket for :meth:`answer`.
         Raises ReceiverError (the process failed: nothing acknowledged)."""
         with self._lock:
             try:
-                proc = self._started()
-                assert proc.stdin is not None
-                _send(proc.stdin, ("receive", peer, ref, answers))
+                child = self._started()
+                assert child.proc.stdin is not None
+                _send(child.proc.stdin, ("receive", peer, ref, answers))
             except (OSError, ValueError) as exc:
-                self._stop()
+                self._stop(f"failed: {exc}")
                 raise ReceiverError(f"the receiving process failed: {exc}") from exc
-            self._sent += 1
-            return self._generation, self._sent
+            child.sent += 1
+            return child, child.sent
 
-    def answer(self, ticket: tuple[int, int]) -> Received:
+    def answer(self, ticket: tuple[_Child, int]) -> Received:
         """What :meth:`Node.receive` returned for the delivery of ``ticket``; raises
-        ReceiverError (the process failed or was restarted since: nothing
-        acknowledged), ValueError (an answer is malformed) or the gate's own
-        ThiqaError."""
-        generation, n = ticket
+        ReceiverError (its process failed or was stopped first: nothing acknowledged),
+        ValueError (an answer is malformed) or the gate's own ThiqaError."""
+        child, n = ticket
         with self._reading:
-            while True:
-                if generation != self._generation or n > self._sent:
-                    raise ReceiverError("the receiving process was restarted; the delivery "
+            while n not in child.answers:
+                if child.gone:
+                    raise ReceiverError(f"the receiving process {child.gone}; the delivery "
                                         "will be fetched again")
-                if n in self._answers:
-                    msg = self._answers.pop(n)
-                    break
-                proc = self._proc
-                if proc is None or proc.stdout is None:
-                    raise ReceiverError("the receiving process stopped; the delivery will be "
-                                        "fetched again")
+                assert child.proc.stdout is not None
                 try:
-                    got = _read(proc.stdout)
+                    got, why = _read(child.proc.stdout), ""
                 except (OSError, ValueError) as exc:
-                    got, failure = None, f"failed: {exc}"
-                else:
-                    failure = ""
+                    got, why = None, f"failed: {exc}"
                 if got is None:
                     with self._lock:
-                        if generation == self._generation:
-                            code = self._stop()
-                            failure = failure or f"stopped (exit code {code})"
-                    raise ReceiverError(f"the receiving process {failure or 'was restarted'}"
-                                        "; the delivery will be fetched again")
-                self._read += 1
-                self._answers[self._read] = got
+                        if self._child is child:
+                            code = self._stop(why)
+                            why = why or f"stopped (exit code {code})"
+                        child.gone = child.gone or why or "stopped"
+                    continue
+                child.read += 1
+                child.answers[child.read] = got
+            msg = child.answers.pop(n)
         if msg[0] == "ok":
             return Received([Outcome(*o) for o in msg[1]], [Outcome(*o) for o in msg[2]])
         if msg[0] == "malformed":
@@ -203,11 +201,12 @@ class Receiver:
         """:meth:`send`, then :meth:`answer`."""
         return self.answer(self.send(peer, ref, answers))
 
-    def _stop(self) -> int | None:
-        proc, self._proc = self._proc, None
-        self._generation += 1  # the tickets of that process get no answer
-        if proc is None:
+    def _stop(self, why: str) -> int | None:
+        child, self._child = self._child, None
+        if child is None:
             return None
+        child.gone = child.gone or why
+        proc = child.proc
         for pipe in (proc.stdin, proc.stdout):
             if pipe is not None:
                 with contextlib.suppress(OSError):
@@ -222,10 +221,10 @@ class Receiver:
         """Stop the process: it sees its input close and ends after the delivery under
         way, if any, is committed."""
         with self._lock:
-            self._stop()
+            self._stop("was stopped")
 
 
-Ticket = tuple["Receiver", tuple[int, int]]
+Ticket = tuple["Receiver", tuple[_Child, int]]
 
 
 class Receivers:
