@@ -1,5 +1,5 @@
-"""The embedded store's WAL is checkpointed by a thread of its own, never by the writer;
-and writers that take write turns (the receiving processes) write one after the other.
+"""A store opened for big writes (the receiving processes) leaves the WAL's checkpoints to a
+thread of its own, and such writers write one after the other, taking turns.
 
 What is observed is the database file itself: with the writer's automatic checkpoints
 off, the pages of a commit reach the main file only through the checkpointer's thread.
@@ -31,7 +31,8 @@ def _wait(check: object, timeout_s: float = 10.0) -> bool:
 
 
 def _node(tmp_path: Path) -> Node:
-    return Node(Settings(data=str(tmp_path)), SQLiteStore(tmp_path / "thiqa.db"), FakeClock())
+    return Node(Settings(data=str(tmp_path)), SQLiteStore(tmp_path / "thiqa.db", big_writes=True),
+                FakeClock())
 
 
 def test_commits_reach_the_database_file_through_the_checkpointer(tmp_path: Path) -> None:
@@ -45,14 +46,16 @@ def test_commits_reach_the_database_file_through_the_checkpointer(tmp_path: Path
                                    writers=[org.id])
         who = node.operator_for(org.id)
         # Let every commit so far be checkpointed, then look at the file's size.
-        assert _wait(lambda: store._checkpoints.rounds > 0)
+        checkpoints = store._checkpoints
+        assert checkpoints is not None
+        assert _wait(lambda: checkpoints.rounds > 0)
         time.sleep(0.3)
         before = (tmp_path / "thiqa.db").stat().st_size
-        rounds = store._checkpoints.rounds
+        rounds = checkpoints.rounds
         node.add_objects(who, c.id, [indicator(n) for n in range(6000)])
         # The writer did not copy its pages into the file: the thread did, soon after.
         assert _wait(lambda: (tmp_path / "thiqa.db").stat().st_size > before + 1_000_000, 20)
-        assert store._checkpoints.rounds > rounds
+        assert checkpoints.rounds > rounds
     finally:
         store.close()
     # Closed: the thread has ended, and the data is whole on reopening.
@@ -88,17 +91,17 @@ def test_wakes_coming_fast_share_a_checkpoint(tmp_path: Path) -> None:
 
 def test_a_store_only_read_runs_no_thread(tmp_path: Path) -> None:
     SQLiteStore(tmp_path / "thiqa.db").close()
-    store = SQLiteStore(tmp_path / "thiqa.db")
+    store = SQLiteStore(tmp_path / "thiqa.db", big_writes=True)
     try:
         store.list_collections()
-        assert store._checkpoints._thread is None
+        assert store._checkpoints is not None and store._checkpoints._thread is None
     finally:
         store.close()
 
 
-def test_stores_with_write_turns_write_one_after_the_other(tmp_path: Path) -> None:
-    first = SQLiteStore(tmp_path / "thiqa.db", write_turns=True)
-    second = SQLiteStore(tmp_path / "thiqa.db", write_turns=True)
+def test_stores_for_big_writes_write_one_after_the_other(tmp_path: Path) -> None:
+    first = SQLiteStore(tmp_path / "thiqa.db", big_writes=True)
+    second = SQLiteStore(tmp_path / "thiqa.db", big_writes=True)
     done = threading.Event()
 
     def write() -> None:
@@ -119,3 +122,12 @@ def test_stores_with_write_turns_write_one_after_the_other(tmp_path: Path) -> No
     finally:
         first.close()
         second.close()
+
+
+def test_other_stores_keep_sqlite_s_own_checkpoints(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "thiqa.db")
+    try:
+        assert store._writer.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+        assert store._checkpoints is None and store._turns is None
+    finally:
+        store.close()

@@ -27,7 +27,8 @@ A node runs ``catchup_processes`` of them (:class:`Receivers`, 2 by default) and
 the deliveries to each in turn: the store has one writer at a time, but most of a
 delivery's work is before its transaction, so one process parses and verifies while
 the other writes. On SQLite they take turns writing with a lock of their own
-(``write_turns``), so the next starts as the last commits. Deliveries of one catch-up
+(``big_writes``), so the next starts as the last commits, and leave the WAL's
+checkpoints to a thread. Deliveries of one catch-up
 hold different pages of the partner's manifest, and whatever the order they are
 stored in, the link saves its position in manifest order, each only once every
 delivery before it is stored.
@@ -284,8 +285,8 @@ def _open(where: tuple[str, str], settings: Settings) -> Node:
     if kind == "sqlite":
         from pathlib import Path
 
-        # Several receiving processes write side by side: they take turns.
-        return Node(settings, SQLiteStore(Path(at), write_turns=True))
+        # Several receiving processes write big transactions side by side.
+        return Node(settings, SQLiteStore(Path(at), big_writes=True))
     from thiqa.store.postgres import PostgresStore
 
     return Node(settings, PostgresStore(at))

@@ -98,24 +98,26 @@ def _same_json(a: bytes, b: bytes) -> bool:
 class SQLiteStore(ProvenanceTables):
     """:class:`thiqa.store.Store` on SQLite."""
 
-    def __init__(self, path: Path, *, write_turns: bool = False) -> None:
+    def __init__(self, path: Path, *, big_writes: bool = False) -> None:
+        """``big_writes``: this process writes big transactions beside other writers
+        (the receiving processes of a catch-up). It then queues for a lock on a file of
+        its own before BEGIN IMMEDIATE, so the next writer starts as the last commits
+        where SQLite's busy handler would sleep and poll (1, 2, 5 … 100 ms); and its
+        commits never checkpoint the WAL, a thread does (thiqa.store.sqlite_checkpoint).
+        Other processes keep SQLite's own checkpoints (in the commit that brings the WAL
+        to 1,000 pages): with small commits those are rare."""
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._lock = threading.Lock()
-            # Processes that write big transactions side by side (the receiving
-            # processes of a catch-up) queue for a lock on a file of their own before
-            # BEGIN IMMEDIATE: the next one starts as the last commits, where SQLite's
-            # busy handler would sleep and poll (1, 2, 5 … 100 ms).
-            self._turns = _WriteTurns(path) if write_turns else None
+            self._turns = _WriteTurns(path) if big_writes else None
+            self._checkpoints = Checkpointer(path) if big_writes else None
             self._pool = ReadPool(self._read_connection)
             self._audit: SQLiteAuditLog | None = None
             self._audit_lock = threading.Lock()
-            self._checkpoints = Checkpointer(path)
             self._writer = self._connect()
-            # Checkpoints in their own thread, woken after each commit
-            # (thiqa.store.sqlite_checkpoint): the writer never waits for one.
-            self._writer.execute("PRAGMA wal_autocheckpoint=0")
+            if self._checkpoints is not None:
+                self._writer.execute("PRAGMA wal_autocheckpoint=0")
             self._migrate()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the database {path}: {exc}") from exc
@@ -148,7 +150,7 @@ class SQLiteStore(ProvenanceTables):
             try:
                 yield cx
                 cx.execute("COMMIT")
-                self._checkpoints.wake()
+                self._committed()
             except sqlite3.IntegrityError as exc:
                 _rollback(cx)
                 raise Conflict(str(exc)) from exc
@@ -158,6 +160,10 @@ class SQLiteStore(ProvenanceTables):
             except BaseException:
                 _rollback(cx)
                 raise
+
+    def _committed(self) -> None:
+        if self._checkpoints is not None:
+            self._checkpoints.wake()
 
     def _turn(self) -> contextlib.AbstractContextManager[object]:
         return self._turns if self._turns is not None else contextlib.nullcontext()
@@ -191,7 +197,8 @@ class SQLiteStore(ProvenanceTables):
     def close(self) -> None:
         """Close every connection; safe to call more than once."""
         self._pool.close()
-        self._checkpoints.close()
+        if self._checkpoints is not None:
+            self._checkpoints.close()
         with self._lock:
             self._writer.close()
             if self._turns is not None:
@@ -596,7 +603,7 @@ class _Bulk:
         except sqlite3.Error as exc:
             self.abort()
             raise StoreError(f"write failed and was rolled back: {exc}") from exc
-        self.store._checkpoints.wake()
+        self.store._committed()
         self._release()
 
     def abort(self) -> None:

@@ -1,21 +1,23 @@
-"""The embedded store's WAL checkpoints, in a thread of their own.
+"""WAL checkpoints of the embedded store, in a thread of their own.
 
 SQLite copies the WAL back into the database file (a checkpoint) in the connection
-that commits, as soon as the WAL holds 1,000 pages. At catch-up and bulk-load rates
-that is nearly every commit: random object ids scatter each batch over the pages of
-the id index, so a commit of 3,000 versions dirties thousands of pages. The writer
-then waits for the copy and for the database file's fsync before it can parse,
-verify and validate the next batch: 11 % of the wall time of a catch-up's receiving
-process at 100k objects, more as the index grows.
+that commits, as soon as the WAL holds 1,000 pages. For a process that writes big
+transactions (the receiving processes of a catch-up) that is nearly every commit:
+random object ids scatter each batch over the pages of the id index, so a commit of
+3,000 versions dirties thousands of pages. The writer then waits for the copy and for
+the database file's fsync before it can parse, verify and validate the next batch:
+11 % of the wall time of a catch-up's receiving process at 100k objects, more as the
+index grows.
 
-So the store's writer connection does not checkpoint (``wal_autocheckpoint=0``);
-after each commit it wakes this thread, which checkpoints ``PASSIVE`` on a connection
-of its own, at most every ``interval`` seconds. SQLite releases the GIL while it
-copies, so the writer goes on meanwhile. PASSIVE never waits for a reader or a
-writer: it copies what no reader's snapshot still needs, and the next round copies
-the rest. Durability is unchanged — a commit is durable in the WAL before it returns
-(``synchronous=FULL``); a checkpoint only moves committed pages, and one cut short
-by a crash is redone by the next connection to open the file.
+So such a store's writer connection does not checkpoint (``wal_autocheckpoint=0``,
+``SQLiteStore(big_writes=True)``); after each commit it wakes this thread, which
+checkpoints ``PASSIVE`` on a connection of its own, at most every ``interval``
+seconds. SQLite releases the GIL while it copies, so the writer goes on meanwhile.
+PASSIVE never waits for a reader or a writer: it copies what no reader's snapshot
+still needs, and the next round copies the rest. Durability is unchanged — a commit
+is durable in the WAL before it returns (``synchronous=FULL``); a checkpoint only
+moves committed pages, and one cut short by a crash is redone by the next connection
+to open the file.
 """
 
 from __future__ import annotations
