@@ -6,10 +6,10 @@ For one link (peer, local collection, the partner's collection):
    note the head of the partner's event log, then page its TAXII manifest
    (``match[version]=all``, ``added_after``); for each page, ask only for the versions
    this collection lacks (:func:`thiqa.federation.sync.lacking`) and store them through
-   the verification gate — in the node's receiving process when it has one
+   the verification gate — in the node's receiving processes when it has them
    (:mod:`thiqa.federation.receiver`), which gets the fetch answers as they arrived.
    The manifest is paged ahead while fetching, and fetched ahead while storing; the
-   receiving process is handed the next delivery before it answers the last. The
+   receiving processes are handed the next deliveries before they answer the last. The
    page position is saved after the pages are stored, in order (a restart resumes
    the catch-up); at the end the stream position becomes the noted head.
 2. **Follow**: ``GET /api/collections/{id}/stream/`` with ``Last-Event-ID``. Events are
@@ -125,8 +125,8 @@ class PullLink:
         # PIPELINE pages wait, so memory stays bounded whatever the collection's size.
         pages: asyncio.Queue[_Fetched | BaseException | None] = asyncio.Queue(PIPELINE)
         producer = asyncio.create_task(self._pages(s.catchup_after, pages))
-        # Deliveries handed to the receiving process, not yet answered (oldest first):
-        # it starts on the next while this process saves the position of the last.
+        # Deliveries handed to the receiving processes, not yet answered (oldest first):
+        # they go on with the next while this process saves the position of the last.
         sent: deque[tuple[asyncio.Task[Stored], int | None]] = deque()
         # In this process: none ahead.
         ahead = IN_FLIGHT * len(self.receiver) - 1 if self.receiver is not None else 0
@@ -322,8 +322,8 @@ class PullLink:
 
     async def _handed(self, objects: list[Any], answers: list[bytes] | None = None
                       ) -> asyncio.Task[Stored]:
-        """:meth:`_received` as a task, once the ``answers`` are handed to the receiving
-        process: the deliveries handed over in turn are stored in that order."""
+        """:meth:`_received` as a task, once the ``answers`` are handed to a receiving
+        process (the caller awaits the tasks in the order they were handed over)."""
         ticket = None
         if answers:
             assert self.receiver is not None
