@@ -4,13 +4,16 @@ database that cannot be reached, a driver that is missing or a value it cannot h
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 from starlette.testclient import TestClient
 
@@ -185,3 +188,26 @@ def test_peering_keeps_its_links_and_knows_what_it_holds(pg: PostgresStore) -> N
     pairs = [(str(indicator(n)["id"]), version) for n in (1, 2, 3, 3)]
     assert sync.lacking(node, c.pk, pairs) == [2]
     assert table.remove("node--b") and table.all() == []
+
+
+def test_a_page_of_one_type_is_read_in_index_order_not_sorted(
+        pg: PostgresStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    # match[type] with one value: the (collection, type, date_added) index yields the
+    # page in date order, so the server reads limit + 1 entries. With "= ANY(array)"
+    # it read and sorted every entry of the type (1.2 s a page at 1M).
+    c = coll(pg)
+    pg.add_versions(c.pk, [nv(indicator(i)) for i in range(200)], T0)
+    seen: list[tuple[str, list[Any]]] = []
+    read = pg._read
+
+    def spy(sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        seen.append((sql, list(params)))
+        return read(sql, params)
+
+    monkeypatch.setattr(pg, "_read", spy)
+    page = pg.query(ObjectQuery(c.pk, types=("indicator",), limit=10))
+    assert len(page.records) == 10 and page.more
+    sql, params = seen[-1]
+    with psycopg.connect(pg.url, autocommit=True) as cx:
+        plan = cx.execute("EXPLAIN (FORMAT JSON) " + sql, params).fetchone()[0]
+    assert "Sort" not in json.dumps(plan)

@@ -463,7 +463,14 @@ class PostgresStore(ProvenanceTables):
                    f"ORDER BY e.date_added LIMIT {n}")
             rows = self._read(sql, [list(values), *params])
         else:
-            if values:
+            if len(values) == 1:
+                # "= %s", not "= ANY(%s)": with an array the planner cannot tell that
+                # the (collection, type, date_added) index yields date order, so it
+                # read and sorted every match (a page of match[type]=indicator at 1M:
+                # 1.2 s instead of 0.4 ms).
+                where += f" AND {split_col} = %s"
+                params.append(values[0])
+            elif values:  # more than _UNION_MAX
                 where += f" AND {split_col} = ANY(%s)"
                 params.append(list(values))
             sql = (f"SELECT {cols} FROM entries e JOIN versions v ON v.vid = e.vid "
