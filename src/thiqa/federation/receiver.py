@@ -28,10 +28,9 @@ the deliveries to each in turn: the store has one writer at a time, but most of 
 delivery's work is before its transaction, so one process parses and verifies while
 the other writes. On SQLite they take turns writing with a lock of their own
 (``big_writes``), so the next starts as the last commits, and leave the WAL's
-checkpoints to a thread. Deliveries of one catch-up
-hold different pages of the partner's manifest, and whatever the order they are
-stored in, the link saves its position in manifest order, each only once every
-delivery before it is stored.
+checkpoints to a thread. Deliveries of one catch-up hold different pages of the
+partner's manifest; whatever the order they are stored in, the link saves its
+position in manifest order, each only once every delivery before it is stored.
 
 Protocol (frames on the pipes: an 8-byte length and a pickle; only between thiqa and
 the child it started, never from a peer): first the store's locator and the node's
@@ -314,7 +313,7 @@ def _serve(inp: IO[bytes], out: IO[bytes]) -> None:
                 _send(out, ("error", type(exc).__name__, str(exc)))
             else:
                 _send(out, ("ok", _fields(got.stored), _fields(got.rejected)))
-            del msg, answers
+            del msg, answers  # freed before waiting for the next, not after
     finally:
         node.store.close()
 
